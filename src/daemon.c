@@ -1,0 +1,683 @@
+/* daemon.c: wattstreamd's wiring.  The event loop is libwebsockets'; the
+ * bus workers' messages arrive through one pipe adopted into it; each
+ * connector has a timer (lws_sul) for its fail-safe deadline and, for
+ * contactors driven from the loop (GPIO, none), its periodic read-back.
+ * The control socket commands are implemented here (docs/control.md).
+ * Nothing here blocks but SQLite commits (one fsync each, throttled for
+ * meter readings to one per connector per STORE_READING_EVERY_S). */
+#include "wattstream/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "wattstream/bus_worker.h"
+#include "wattstream/clock.h"
+#include "wattstream/connector.h"
+#include "wattstream/contactor.h"
+#include "wattstream/control.h"
+#include "wattstream/log.h"
+#include "wattstream/parse.h"
+#include "wattstream/store.h"
+#include "ws-build-config.h"
+
+#define STORE_READING_EVERY_S 10	/* last reading persisted at most this often */
+#define SHUTDOWN_OPEN_WAIT_US 2000000	/* wait for contactors to confirm open */
+
+struct ws_daemon;
+
+struct daemon_connector {
+	struct ws_connector c;
+	struct ws_daemon *d;
+	lws_sorted_usec_list_t sul;		/* fail-safe deadline / read-back */
+	struct ws_contactor *contactor;
+	struct bus_worker *contactor_worker;	/* NULL: driven from the loop */
+	int64_t fault_id[2];			/* store ids of active faults */
+	uint64_t saved_us;			/* last reading persisted */
+};
+
+struct ws_daemon {
+	const struct ws_config *cfg;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	struct lws_protocols protocols[2];
+	struct ws_store *store;
+	struct ws_control *control;
+	int pipe_rd, pipe_wr;
+	struct lws *pipe_wsi;
+	unsigned char rx[sizeof(struct bus_msg) * 16];
+	size_t rx_len;
+	unsigned n_workers;
+	struct bus_worker *worker[WS_MAX_BUSES];
+	int worker_bus[WS_MAX_BUSES];
+	unsigned n_conn;
+	struct daemon_connector conn[WS_MAX_CONNECTORS];
+	lws_sorted_usec_list_t watchdog_sul;
+	uint64_t watchdog_usec;
+	bool ready_sent;
+	char status[256];
+	uint64_t started_us;
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct lws_context *signal_lws;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (signal_lws)
+		lws_cancel_service(signal_lws);
+}
+
+/* ---- systemd ------------------------------------------------------- */
+
+static void update_status(struct ws_daemon *d)
+{
+	char s[256] = "";
+	size_t n = 0;
+	bool all_started = true;
+
+	for (unsigned i = 0; i < d->n_conn; i++) {
+		const struct ws_connector *c = &d->conn[i].c;
+		if (c->state == CONN_STARTING)
+			all_started = false;
+		n += (size_t)snprintf(s + n, sizeof(s) - n, "%sconnector %u %s", i ? ", " : "",
+				      c->id, connector_state_name(c->state));
+		if (n >= sizeof(s))
+			break;
+	}
+	if (strcmp(s, d->status) != 0) {
+		snprintf(d->status, sizeof(d->status), "%s", s);
+		sd_notifyf(0, "STATUS=%s", s);
+	}
+	/* ready once the store is open and every meter has answered or been
+	 * found dead: the state of each connector is then known */
+	if (all_started && !d->ready_sent) {
+		d->ready_sent = true;
+		sd_notify(0, "READY=1");
+		ws_notice("ready: %s", s);
+	}
+}
+
+static void watchdog_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ws_daemon *d = lws_container_of(sul, struct ws_daemon, watchdog_sul);
+	uint64_t now = ws_clock_mono_us();
+	bool alive = true;
+
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		const struct ws_bus_config *b = &d->cfg->bus[d->worker_bus[i]];
+		/* a worker goes round at least once per timeout + poll */
+		uint64_t limit = 3000000 + 2ull * b->timeout_ms * 1000;
+		uint64_t age = now - bus_worker_heartbeat_us(d->worker[i]);
+		if (age > limit) {
+			ws_crit("%s: worker stuck for %llu ms; withholding the watchdog",
+				bus_worker_describe(d->worker[i]),
+				(unsigned long long)(age / 1000));
+			alive = false;
+		}
+	}
+	if (alive)
+		sd_notify(0, "WATCHDOG=1");
+	lws_sul_schedule(d->lws, 0, &d->watchdog_sul, watchdog_cb,
+			 (lws_usec_t)d->watchdog_usec / 2);
+}
+
+/* ---- connectors ------------------------------------------------------ */
+
+static void post_msg(struct ws_daemon *d, struct bus_msg *m)
+{
+	m->size = sizeof(*m);
+	if (write(d->pipe_wr, m, sizeof(*m)) != (ssize_t)sizeof(*m))
+		ws_err("internal message lost: %s", strerror(errno));
+}
+
+static void op_command(void *user, struct ws_connector *c, bool closed, uint32_t seq)
+{
+	struct ws_daemon *d = user;
+	struct daemon_connector *dc = &d->conn[c->index];
+
+	if (dc->contactor_worker) {
+		bus_worker_command(dc->contactor_worker, c->index, closed, seq);
+		return;
+	}
+	/* GPIO and "none" are fast: run now, but deliver the result through
+	 * the pipe so that the state machine is never re-entered */
+	struct bus_msg m = { .kind = BUS_MSG_CONTACTOR_ACK, .connector = (uint16_t)c->index,
+			     .seq = seq, .commanded = closed };
+	bool readback = false;
+	m.started_us = ws_clock_mono_us();
+	m.err = contactor_set(dc->contactor, NULL, closed, &readback);
+	m.closed = readback;
+	m.done_us = ws_clock_mono_us();
+	post_msg(d, &m);
+}
+
+static const char *fault_kind(enum connector_fault f)
+{
+	return f == CONN_FAULT_METER ? "meter" : "contactor";
+}
+
+static void op_fault(void *user, struct ws_connector *c, enum connector_fault f,
+		     bool raised, const char *detail)
+{
+	struct ws_daemon *d = user;
+	struct daemon_connector *dc = &d->conn[c->index];
+	int slot = f == CONN_FAULT_METER ? 0 : 1;
+	int64_t now = ws_clock_wall_ms();
+
+	if (raised) {
+		if (store_fault_raise(d->store, c->id, fault_kind(f), detail, now,
+				      &dc->fault_id[slot]) < 0)
+			ws_err("connector %u: cannot record fault: %s", c->id,
+			       sqlite3_errmsg(store_db(d->store)));
+	} else if (dc->fault_id[slot]) {
+		if (store_fault_clear(d->store, dc->fault_id[slot], now, "recovered") < 0)
+			ws_err("connector %u: cannot record fault recovery", c->id);
+		dc->fault_id[slot] = 0;
+	}
+}
+
+static void save_reading(struct ws_daemon *d, struct daemon_connector *dc)
+{
+	if (!dc->c.have_reading)
+		return;
+	if (store_save_reading(d->store, dc->c.id, ws_clock_wall_ms(), &dc->c.last) < 0)
+		ws_err("connector %u: cannot store the last reading", dc->c.id);
+	dc->saved_us = ws_clock_mono_us();
+}
+
+static void op_reading(void *user, struct ws_connector *c)
+{
+	struct ws_daemon *d = user;
+	struct daemon_connector *dc = &d->conn[c->index];
+
+	if (!dc->saved_us || ws_clock_mono_us() - dc->saved_us >= STORE_READING_EVERY_S * 1000000ull)
+		save_reading(d, dc);
+}
+
+static void op_state(void *user, struct ws_connector *c, enum connector_state from)
+{
+	update_status(user);
+}
+
+static const struct connector_ops connector_ops = {
+	.contactor_command = op_command,
+	.fault = op_fault,
+	.state_changed = op_state,
+	.reading = op_reading,
+};
+
+static void tick_cb(lws_sorted_usec_list_t *sul);
+
+static void schedule_tick(struct daemon_connector *dc, uint64_t now)
+{
+	uint64_t next = connector_deadline_us(&dc->c);
+	uint64_t poll = (uint64_t)dc->c.cfg->poll_ms * 1000;
+
+	/* past the deadline (already faulted): look again a poll later */
+	if (next <= now)
+		next = now + poll;
+	/* loop-driven contactors are read back every poll */
+	if (!dc->contactor_worker && next > now + poll)
+		next = now + poll;
+	lws_sul_schedule(dc->d->lws, 0, &dc->sul, tick_cb, (lws_usec_t)(next - now));
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon_connector *dc = lws_container_of(sul, struct daemon_connector, sul);
+	uint64_t now = ws_clock_mono_us();
+
+	connector_fsm(&dc->c, CEV_TICK, NULL, now);
+	if (!dc->contactor_worker) {
+		struct bus_msg m = { .kind = BUS_MSG_CONTACTOR_STATE,
+				     .connector = (uint16_t)dc->c.index, .seq = dc->c.seq };
+		bool closed = false;
+		m.started_us = now;
+		m.err = contactor_get(dc->contactor, NULL, &closed);
+		m.closed = closed;
+		m.done_us = ws_clock_mono_us();
+		post_msg(dc->d, &m);
+	}
+	schedule_tick(dc, now);
+}
+
+/* ---- messages from the workers ------------------------------------------ */
+
+static void drain_pipe(struct ws_daemon *d)
+{
+	for (;;) {
+		ssize_t n = read(d->pipe_rd, d->rx + d->rx_len, sizeof(d->rx) - d->rx_len);
+		if (n <= 0)
+			break;
+		d->rx_len += (size_t)n;
+		size_t off = 0;
+		uint64_t now = ws_clock_mono_us();
+		while (d->rx_len - off >= sizeof(struct bus_msg)) {
+			struct bus_msg m;
+			memcpy(&m, d->rx + off, sizeof(m));
+			off += sizeof(m);
+			if (m.size != sizeof(m) || m.connector >= d->n_conn) {
+				ws_crit("malformed worker message (size %u, connector %u)",
+					m.size, m.connector);
+				continue;
+			}
+			connector_fsm(&d->conn[m.connector].c, CEV_BUS_MSG, &m, now);
+			/* a good reading moves the fail-safe deadline */
+			if (m.kind == BUS_MSG_READING)
+				schedule_tick(&d->conn[m.connector], now);
+		}
+		memmove(d->rx, d->rx + off, d->rx_len - off);
+		d->rx_len -= off;
+	}
+}
+
+static int pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	struct ws_daemon *d = lws_get_protocol(wsi) ? lws_get_protocol(wsi)->user : NULL;
+
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && d)
+		drain_pipe(d);
+	return 0;
+}
+
+/* ---- control socket commands (docs/control.md) ---------------------------- */
+
+static json_t *reading_json(const struct ws_connector *c, uint64_t now)
+{
+	static const char *const phase_cur[] = { "current_a" }, *const phase_volt[] = { "voltage_v" };
+	json_t *o = json_object();
+	const struct ws_reading *r = &c->last;
+
+	if (!c->have_reading)
+		return o;
+	json_object_set_new(o, "age_ms", json_integer((json_int_t)((now - c->last_good_us) / 1000)));
+	json_object_set_new(o, "energy_wh", json_real(r->value[WS_Q_ENERGY_WH]));
+	if (WS_READING_HAS(r, WS_Q_POWER_W))
+		json_object_set_new(o, "power_w", json_real(r->value[WS_Q_POWER_W]));
+	json_t *cur = json_array(), *volt = json_array();
+	for (int p = 0; p < 3; p++) {
+		int qc = WS_Q_CURRENT_L1_A + p, qv = WS_Q_VOLTAGE_L1_V + p;
+		if (WS_READING_HAS(r, qc))
+			json_array_append_new(cur, json_real(r->value[qc]));
+		if (WS_READING_HAS(r, qv))
+			json_array_append_new(volt, json_real(r->value[qv]));
+	}
+	json_object_set_new(o, phase_cur[0], cur);
+	json_object_set_new(o, phase_volt[0], volt);
+	return o;
+}
+
+static json_t *connector_json(const struct ws_connector *c, uint64_t now)
+{
+	json_t *faults = json_array();
+	if (c->faults & CONN_FAULT_METER)
+		json_array_append_new(faults, json_string("meter"));
+	if (c->faults & CONN_FAULT_CONTACTOR)
+		json_array_append_new(faults, json_string("contactor"));
+	return json_pack("{s:i, s:s, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+			 "connector", (int)c->id,
+			 "state", connector_state_name(c->state),
+			 "faults", faults,
+			 "fault_detail", c->faults ? c->fault_detail : "",
+			 "contactor", !c->known ? "unknown" : c->closed ? "closed" : "open",
+			 "session", c->session[0] ? json_string(c->session) : json_null(),
+			 "reading", reading_json(c, now),
+			 "readings_ok", (json_int_t)c->readings_ok,
+			 "readings_bad", (json_int_t)c->readings_bad,
+			 "read_failures", (json_int_t)c->read_failures,
+			 "read_latency_us", (json_int_t)c->last_read_latency_us,
+			 "cut_latency_us", (json_int_t)c->last_cut_us);
+}
+
+static void reply_json(struct control_conn *conn, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	control_reply(conn, s ? s : "{\"ok\":false,\"error\":\"out of memory\"}");
+	free(s);
+	json_decref(o);
+}
+
+static void reply_error(struct control_conn *conn, const char *msg)
+{
+	reply_json(conn, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+static struct daemon_connector *arg_connector(struct ws_daemon *d, struct control_conn *conn,
+					      const char *arg)
+{
+	uint32_t id;
+	if (!arg || ws_parse_u32(arg, 1, d->n_conn, &id) != 0) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "expected a connector number from 1 to %u", d->n_conn);
+		reply_error(conn, msg);
+		return NULL;
+	}
+	return &d->conn[id - 1];
+}
+
+static bool valid_session(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n >= CONNECTOR_SESSION_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == '"' || *s == '\\' || *s > '~')
+			return false;
+	return true;
+}
+
+static void control_command(void *user, struct control_conn *conn, char *line)
+{
+	struct ws_daemon *d = user;
+	uint64_t now = ws_clock_mono_us();
+	char *save = NULL;
+	char *cmd = strtok_r(line, " \t", &save);
+	char *a1 = cmd ? strtok_r(NULL, " \t", &save) : NULL;
+	char *a2 = a1 ? strtok_r(NULL, " \t", &save) : NULL;
+	char *extra = a2 ? strtok_r(NULL, " \t", &save) : NULL;
+	struct daemon_connector *dc;
+
+	if (!cmd)
+		return;	/* empty line */
+	if (extra) {
+		reply_error(conn, "too many arguments");
+		return;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		reply_json(conn, json_pack("{s:b, s:[s,s,s,s,s,s]}", "ok", 1, "commands",
+					   "status", "reading N", "close N SESSION", "open N",
+					   "faults [N]", "help"));
+	} else if (strcmp(cmd, "status") == 0) {
+		json_t *arr = json_array();
+		for (unsigned i = 0; i < d->n_conn; i++)
+			json_array_append_new(arr, connector_json(&d->conn[i].c, now));
+		reply_json(conn, json_pack("{s:b, s:s, s:b, s:I, s:o}", "ok", 1,
+					   "version", WS_VERSION, "ready", d->ready_sent,
+					   "uptime_s", (json_int_t)((now - d->started_us) / 1000000),
+					   "connectors", arr));
+	} else if (strcmp(cmd, "reading") == 0) {
+		if (!(dc = arg_connector(d, conn, a1)))
+			return;
+		if (!dc->c.have_reading) {
+			reply_error(conn, "no good reading yet");
+			return;
+		}
+		json_t *o = reading_json(&dc->c, now);
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "connector", json_integer(dc->c.id));
+		reply_json(conn, o);
+	} else if (strcmp(cmd, "close") == 0) {
+		if (!(dc = arg_connector(d, conn, a1)))
+			return;
+		if (!valid_session(a2)) {
+			reply_error(conn, "expected a session id: 1-63 printable characters without quotes");
+			return;
+		}
+		int r = connector_fsm(&dc->c, CEV_CLOSE_REQUEST, a2, now);
+		if (r != CONNECTOR_OK) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "connector %u: %s", dc->c.id, connector_result_str(r));
+			reply_error(conn, msg);
+			return;
+		}
+		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
+					   "state", connector_state_name(dc->c.state)));
+	} else if (strcmp(cmd, "open") == 0) {
+		if (a2) {
+			reply_error(conn, "too many arguments");
+			return;
+		}
+		if (!(dc = arg_connector(d, conn, a1)))
+			return;
+		connector_fsm(&dc->c, CEV_OPEN_REQUEST, "control socket", now);
+		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
+					   "state", connector_state_name(dc->c.state)));
+	} else if (strcmp(cmd, "faults") == 0) {
+		uint32_t id = 0;
+		if (a1 && ws_parse_u32(a1, 1, d->n_conn, &id) != 0) {
+			reply_error(conn, "expected a connector number, or none for all");
+			return;
+		}
+		struct store_fault f[50];
+		int n = store_fault_list(d->store, id, f, 50);
+		if (n < 0) {
+			reply_error(conn, "cannot read the fault history");
+			return;
+		}
+		json_t *arr = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack("{s:I, s:i, s:s, s:s, s:I, s:o, s:o}",
+				"id", (json_int_t)f[i].id, "connector", (int)f[i].connector,
+				"kind", f[i].kind, "detail", f[i].detail,
+				"raised_ms", (json_int_t)f[i].raised_ms,
+				"cleared_ms", f[i].cleared_ms ? json_integer(f[i].cleared_ms) : json_null(),
+				"cleared_by", f[i].cleared_by[0] ? json_string(f[i].cleared_by) : json_null()));
+		reply_json(conn, json_pack("{s:b, s:o}", "ok", 1, "faults", arr));
+	} else {
+		reply_error(conn, "unknown command (try: help)");
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+static void lws_log_bridge(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	ws_log(level == LLL_ERR ? LOG_ERR : level == LLL_WARN ? LOG_WARNING : LOG_DEBUG,
+	       "lws: %.*s", (int)n, line);
+}
+
+static struct bus_worker *worker_for_bus(struct ws_daemon *d, int bus, int *err)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (d->worker_bus[i] == bus)
+			return d->worker[i];
+	*err = bus_worker_new(&d->worker[d->n_workers], &d->cfg->bus[bus], d->pipe_wr);
+	if (*err < 0)
+		return NULL;
+	d->worker_bus[d->n_workers] = bus;
+	return d->worker[d->n_workers++];
+}
+
+int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg)
+{
+	struct ws_daemon *d = calloc(1, sizeof(*d));
+	struct lws_context_creation_info info;
+	char path[PATH_MAX + 32];
+	const char *errmsg;
+	int fds[2], r;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg = cfg;
+	d->pipe_rd = d->pipe_wr = -1;
+	d->started_us = ws_clock_mono_us();
+
+	/* store */
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		ws_err("Failed to create state directory '%s': %s", cfg->state_dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/wattstream.db", cfg->state_dir);
+	r = store_open(&d->store, path, &errmsg);
+	if (r != 0) {
+		ws_err("Failed to open store '%s': %s", path, errmsg);
+		goto fail;
+	}
+	r = store_fault_clear_all(d->store, ws_clock_wall_ms(), "restart");
+	if (r > 0)
+		ws_notice("%d fault(s) still active at the last stop; measuring anew", r);
+
+	/* loop */
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	d->lws = lws_create_context(&info);
+	if (!d->lws) {
+		ws_err("Failed to create the event loop");
+		r = -ENOMEM;
+		goto fail;
+	}
+	d->protocols[0] = (struct lws_protocols){ .name = "ws-bus", .callback = pipe_callback,
+						  .user = d };
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "main";
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = d->protocols;
+	d->vhost = lws_create_vhost(d->lws, &info);
+	if (!d->vhost) {
+		ws_err("Failed to create the main vhost");
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	d->pipe_rd = fds[0];
+	d->pipe_wr = fds[1];
+	lws_sock_file_fd_type fd = { .filefd = d->pipe_rd };
+	d->pipe_wsi = lws_adopt_descriptor_vhost(d->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+						 "ws-bus", NULL);
+	if (!d->pipe_wsi) {
+		ws_err("Failed to watch the worker pipe");
+		r = -EIO;
+		goto fail;
+	}
+
+	/* connectors, contactors and workers */
+	d->n_conn = cfg->n_connectors;
+	for (unsigned i = 0; i < cfg->n_connectors; i++) {
+		const struct ws_connector_config *cc = &cfg->conn[i];
+		struct daemon_connector *dc = &d->conn[i];
+		struct bus_worker *w;
+
+		dc->d = d;
+		r = contactor_new(&dc->contactor, &cc->contactor);
+		if (r < 0) {
+			ws_err("connector %u: Failed to set up the contactor: %s", cc->id, strerror(-r));
+			goto fail;
+		}
+		if (!(w = worker_for_bus(d, cc->meter_bus, &r)) ||
+		    (r = bus_worker_add_meter(w, i, cc)) < 0) {
+			ws_err("connector %u: Failed to set up bus '%s': %s", cc->id,
+			       cfg->bus[cc->meter_bus].name, strerror(-r));
+			goto fail;
+		}
+		if (contactor_needs_bus(dc->contactor)) {
+			if (!(w = worker_for_bus(d, cc->contactor.bus, &r)) ||
+			    (r = bus_worker_add_contactor(w, i, dc->contactor, cc->poll_ms)) < 0) {
+				ws_err("connector %u: Failed to set up bus '%s': %s", cc->id,
+				       cfg->bus[cc->contactor.bus].name, strerror(-r));
+				goto fail;
+			}
+			dc->contactor_worker = w;
+		}
+	}
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		r = bus_worker_start(d->worker[i]);
+		if (r < 0) {
+			ws_err("Failed to start the worker of %s: %s",
+			       bus_worker_describe(d->worker[i]), strerror(-r));
+			goto fail;
+		}
+		ws_info("polling %s", bus_worker_describe(d->worker[i]));
+	}
+	uint64_t now = ws_clock_mono_us();
+	for (unsigned i = 0; i < d->n_conn; i++) {
+		connector_init(&d->conn[i].c, i, &cfg->conn[i], &connector_ops, d, now);
+		schedule_tick(&d->conn[i], now);
+	}
+
+	r = control_new(&d->control, d->lws, cfg->control_socket, control_command, d);
+	if (r < 0) {
+		ws_err("Failed to listen on control socket '%s': %s", cfg->control_socket,
+		       strerror(-r));
+		goto fail;
+	}
+	if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
+		lws_sul_schedule(d->lws, 0, &d->watchdog_sul, watchdog_cb,
+				 (lws_usec_t)d->watchdog_usec / 2);
+	*ret = d;
+	return 0;
+fail:
+	daemon_free(d);
+	return r;
+}
+
+static bool all_open_confirmed(struct ws_daemon *d)
+{
+	for (unsigned i = 0; i < d->n_conn; i++) {
+		const struct ws_connector *c = &d->conn[i].c;
+		if (c->acked_seq != c->seq || !c->known || c->closed)
+			return false;
+	}
+	return true;
+}
+
+int daemon_run(struct ws_daemon *d)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	signal_lws = d->lws;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	update_status(d);
+	while (!stop_requested)
+		if (lws_service(d->lws, 0) < 0)
+			break;
+
+	sd_notify(0, "STOPPING=1");
+	ws_notice("stopping: opening every contactor");
+	uint64_t now = ws_clock_mono_us(), until = now + SHUTDOWN_OPEN_WAIT_US;
+	for (unsigned i = 0; i < d->n_conn; i++)
+		connector_fsm(&d->conn[i].c, CEV_OPEN_REQUEST, "shutdown", now);
+	while (!all_open_confirmed(d) && ws_clock_mono_us() < until) {
+		lws_sul_schedule(d->lws, 0, &d->watchdog_sul, watchdog_cb, 100000);
+		lws_service(d->lws, 0);
+	}
+	if (!all_open_confirmed(d))
+		ws_err("stopping: not every contactor confirmed open");
+	for (unsigned i = 0; i < d->n_conn; i++)
+		save_reading(d, &d->conn[i]);
+	signal_lws = NULL;
+	return 0;
+}
+
+struct ws_daemon *daemon_free(struct ws_daemon *d)
+{
+	if (!d)
+		return NULL;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		bus_worker_free(d->worker[i]);
+	if (d->lws)
+		lws_context_destroy(d->lws);
+	control_free(d->control);
+	for (unsigned i = 0; i < d->n_conn; i++)
+		contactor_free(d->conn[i].contactor);
+	if (d->pipe_rd >= 0)
+		close(d->pipe_rd);
+	if (d->pipe_wr >= 0)
+		close(d->pipe_wr);
+	store_close(d->store);
+	free(d);
+	return NULL;
+}
