@@ -161,6 +161,42 @@ describe('wattstreamd with the simulated charger', () => {
   });
 });
 
+describe('meter and contactor on different Modbus units', () => {
+  // connector 1 reads its meter on unit 1 and switches a contactor on
+  // unit 2 (an I/O module beside the meter): a silent meter must open the
+  // contactor, which here still answers
+  let dir, sim, d;
+  before(async () => {
+    dir = tempDir();
+    sim = await startSim(dir, ['--connectors', '2']);
+    d = await startDaemon(dir, config(dir, sim.port, 'contactor_unit = 2\n'));
+  });
+  after(async () => {
+    await stopAll();
+    cleanup(dir);
+  });
+
+  test('a frozen meter opens the contactor within the fail-safe time', async () => {
+    assert.equal((await d.ctl.cmd('close 1 s1')).ok, true);
+    await until(async () => (await sim.ctl.cmd('status 2')).coil === 1, { what: 'coil closed' });
+    assert.equal((await sim.ctl.cmd('status 1')).coil, 0, 'the meter unit\'s own coil is untouched');
+    const t0 = Date.now();
+    await sim.ctl.cmd('freeze 1 on');
+    await until(async () => (await sim.ctl.cmd('status 2')).coil === 0,
+      { what: 'contactor opened', timeoutMs: FAILSAFE_MS + 3000, everyMs: 20 });
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= FAILSAFE_MS - 2 * POLL_MS, `opened after only ${elapsed} ms`);
+    assert.ok(elapsed < FAILSAFE_MS + 1500, `opened after ${elapsed} ms`);
+    const c = await status(d);
+    assert.equal(c.state, 'faulted');
+    assert.equal(c.contactor, 'open');
+    await sim.ctl.cmd('freeze 1 off');
+    await until(async () => (await status(d)).state === 'ready', { what: 'recovered' });
+    await new Promise((res) => setTimeout(res, 5 * POLL_MS));
+    assert.equal((await sim.ctl.cmd('status 2')).coil, 0, 'never closes by itself');
+  });
+});
+
 describe('wattstreamd configuration errors', () => {
   const dir = tempDir();
   after(() => cleanup(dir));
