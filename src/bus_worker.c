@@ -28,6 +28,7 @@ struct meter_slot {
 	struct ws_read_plan plan;
 	uint64_t poll_us;
 	uint64_t next_us;
+	unsigned failures;	/* consecutive */
 };
 
 struct contactor_slot {
@@ -39,7 +40,21 @@ struct contactor_slot {
 	bool want_closed;
 	uint32_t want_seq;
 	uint32_t done_seq;	/* last command executed */
+	unsigned failures;	/* consecutive failed read-backs */
 };
+
+/* A device that stopped answering costs a full timeout per request; on a
+ * shared bus that would starve its healthy neighbours.  After this many
+ * failures in a row it is polled at most every DEAD_POLL_US. */
+#define DEAD_AFTER_FAILURES 3
+#define DEAD_POLL_US 1000000ull
+
+static uint64_t next_poll(uint64_t now, uint64_t poll_us, unsigned failures)
+{
+	if (failures >= DEAD_AFTER_FAILURES && poll_us < DEAD_POLL_US)
+		return now + DEAD_POLL_US;
+	return now + poll_us;
+}
 
 struct bus_worker {
 	pthread_t thread;
@@ -122,7 +137,8 @@ static void post(struct bus_worker *w, struct bus_msg *msg)
 		atomic_fetch_add(&w->dropped, 1);
 }
 
-static void read_meter(struct bus_worker *w, struct meter_slot *m)
+/* Returns 0 if the meter answered. */
+static int read_meter(struct bus_worker *w, struct meter_slot *m)
 {
 	static_assert(sizeof(struct bus_msg) <= 512, "bus_msg must stay below PIPE_BUF");
 	uint16_t data[WS_PLAN_MAX_READS][WS_MODBUS_MAX_READ];
@@ -139,7 +155,7 @@ static void read_meter(struct bus_worker *w, struct meter_slot *m)
 			msg.err = r;
 			msg.done_us = ws_clock_mono_us();
 			post(w, &msg);
-			return;
+			return r;
 		}
 		ptr[i] = data[i];
 	}
@@ -156,10 +172,12 @@ static void read_meter(struct bus_worker *w, struct meter_slot *m)
 			msg.reading.have |= 1u << q;
 	}
 	post(w, &msg);
+	return 0;
 }
 
-static void run_contactor(struct bus_worker *w, struct contactor_slot *s,
-			  bool command, bool closed, uint32_t seq)
+/* Returns the driver's result (negative: the device did not answer). */
+static int run_contactor(struct bus_worker *w, struct contactor_slot *s,
+			 bool command, bool closed, uint32_t seq)
 {
 	struct bus_msg msg = { .connector = (uint16_t)s->connector };
 	bool readback = false;
@@ -177,6 +195,7 @@ static void run_contactor(struct bus_worker *w, struct contactor_slot *s,
 	msg.seq = seq;
 	msg.done_us = ws_clock_mono_us();
 	post(w, &msg);
+	return msg.err;
 }
 
 static void *run(void *arg)
@@ -212,12 +231,13 @@ static void *run(void *arg)
 				continue;
 			}
 			pthread_mutex_unlock(&w->lock);
-			read_meter(w, m);
+			int r = read_meter(w, m);
 			pthread_mutex_lock(&w->lock);
+			m->failures = r < 0 ? m->failures + 1 : 0;
 			/* keep the cadence, but never burst to catch up */
 			m->next_us += m->poll_us;
-			if (m->next_us < now)
-				m->next_us = now + m->poll_us;
+			if (m->next_us < now || m->failures >= DEAD_AFTER_FAILURES)
+				m->next_us = next_poll(now, m->poll_us, m->failures);
 			did = true;
 		}
 		for (unsigned i = 0; i < w->n_contactors && !did; i++) {
@@ -229,9 +249,10 @@ static void *run(void *arg)
 			}
 			uint32_t seq = s->done_seq;
 			pthread_mutex_unlock(&w->lock);
-			run_contactor(w, s, false, false, seq);
+			int r = run_contactor(w, s, false, false, seq);
 			pthread_mutex_lock(&w->lock);
-			s->next_us = now + s->poll_us;
+			s->failures = r < 0 ? s->failures + 1 : 0;
+			s->next_us = next_poll(now, s->poll_us, s->failures);
 			did = true;
 		}
 		if (did || w->stop)

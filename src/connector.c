@@ -57,16 +57,20 @@ static void command(struct ws_connector *c, bool closed, uint64_t now_us)
 	c->ops->contactor_command(c->user, c, closed, c->seq);
 }
 
+/* retry: true when the fault is raised again because the contactor reads
+ * closed against an open command: command open once more.  An unreachable
+ * contactor is not hammered with commands (each would cost a timeout on a
+ * shared bus): the periodic read-back tells when to try again. */
 static void raise_fault(struct ws_connector *c, enum connector_fault f,
-			const char *detail, uint64_t now_us)
+			const char *detail, bool retry, uint64_t now_us)
 {
 	bool was = c->faults & f;
 
 	c->faults |= f;
 	snprintf(c->fault_detail, sizeof(c->fault_detail), "%s", detail);
 	c->session[0] = '\0';
-	/* open at once; repeat the command while the contactor misbehaves */
-	command(c, false, now_us);
+	if (!was || c->want_closed || retry)
+		command(c, false, now_us);
 	if (!was) {
 		ws_err("connector %u: fault: %s; contactor opened", c->id, detail);
 		if (c->ops->fault)
@@ -134,20 +138,20 @@ static void on_contactor(struct ws_connector *c, const struct bus_msg *m, uint64
 	if (m->err < 0) {
 		snprintf(detail, sizeof(detail), "contactor unreachable: %s",
 			 modbus_link_strerror(m->err));
-		raise_fault(c, CONN_FAULT_CONTACTOR, detail, now_us);
+		raise_fault(c, CONN_FAULT_CONTACTOR, detail, false, now_us);
 		return;
 	}
+	/* the worker has run command m->seq (an ack, or a read-back taken
+	 * after it, also after a failed attempt): what it read is the state
+	 * that command left */
 	c->known = true;
 	c->closed = m->closed;
-	if (m->kind == BUS_MSG_CONTACTOR_ACK)
-		c->acked_seq = m->seq;
-	if (c->acked_seq != c->seq)
-		return;	/* read-back raced the command: wait for its ack */
+	c->acked_seq = m->seq;
 	if ((bool)m->closed != c->want_closed) {
 		snprintf(detail, sizeof(detail),
 			 "contactor reads %s but was commanded %s",
 			 m->closed ? "closed" : "open", c->want_closed ? "closed" : "open");
-		raise_fault(c, CONN_FAULT_CONTACTOR, detail, now_us);
+		raise_fault(c, CONN_FAULT_CONTACTOR, detail, m->closed && !c->want_closed, now_us);
 		return;
 	}
 	if (m->kind == BUS_MSG_CONTACTOR_ACK && !c->want_closed && c->open_cmd_us)
@@ -189,7 +193,7 @@ int connector_fsm(struct ws_connector *c, enum connector_event ev,
 			if (!c->last_read_err && c->last_verdict)
 				strncat(detail, meter_verdict_str(c->last_verdict),
 					sizeof(detail) - strlen(detail) - 1);
-			raise_fault(c, CONN_FAULT_METER, detail, now_us);
+			raise_fault(c, CONN_FAULT_METER, detail, false, now_us);
 		}
 		return CONNECTOR_OK;
 

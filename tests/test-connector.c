@@ -162,7 +162,13 @@ int main(void)
 	m = contactor(BUS_MSG_CONTACTOR_ACK, seen.last_seq, false, -110);
 	connector_fsm(&c, CEV_BUS_MSG, &m, S(6.4));
 	CHECK_INT(c.state, CONN_FAULTED);
-	m = contactor(BUS_MSG_CONTACTOR_ACK, seen.last_seq, false, 0);
+	/* no new command for an unreachable contactor: the read-back decides */
+	uint32_t cmd_seq = seen.last_seq;
+	m = contactor(BUS_MSG_CONTACTOR_ACK, seen.last_seq, false, -110);
+	connector_fsm(&c, CEV_BUS_MSG, &m, S(6.45));
+	CHECK_INT(seen.last_seq, cmd_seq);
+	/* the device answers again: a read-back after the failed command */
+	m = contactor(BUS_MSG_CONTACTOR_STATE, seen.last_seq, false, 0);
 	connector_fsm(&c, CEV_BUS_MSG, &m, S(6.5));
 	m = reading(1003, S(6.6));
 	connector_fsm(&c, CEV_BUS_MSG, &m, S(6.6));
