@@ -526,7 +526,7 @@ int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg)
 	/* loop */
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	d->lws = lws_create_context(&info);
 	if (!d->lws) {
