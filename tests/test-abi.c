@@ -6,6 +6,7 @@
  * "(bytes32,uint256,bytes)[]"…) and drives the encoder and the decoder
  * with them, so each case exercises the API the way the daemon will. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/abi.h"
 #include "wattstream/address.h"
 #include "wattstream/hex.h"
@@ -13,18 +14,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
-
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
 
 /* ---- type strings ---- */
 
@@ -220,7 +209,7 @@ static int dec_value(const ws_abi_view *view, size_t i, const char *t, json_t *v
 
 static void test_kat(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	json_t *c;
 	size_t i;
 	CHECK(kat != NULL);

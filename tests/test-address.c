@@ -1,6 +1,7 @@
 /* test-address.c: EIP-55 formatting and parsing (lower, upper, checksummed
  * mixed case accepted; a wrong checksum and malformed text rejected). */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/address.h"
 #include "wattstream/hex.h"
 
@@ -8,18 +9,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
-
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
 
 /* EIP-55's own examples */
 static const char *const eip55_examples[] = {
@@ -81,7 +70,7 @@ static void test_examples(void)
 
 static void test_kat(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	json_t *c;
 	size_t i;
 	CHECK(kat != NULL);

@@ -2,6 +2,7 @@
  * digests with fixed keys must equal ethers' (RFC 6979) byte for byte;
  * recovery must reject exactly what OpenZeppelin's tryRecover rejects. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/address.h"
 #include "wattstream/ecsig.h"
 #include "wattstream/hex.h"
@@ -13,24 +14,6 @@
 static const char *const N_HEX = "0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 static const char *const HALF_N_HEX = "0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0";
 
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 static void test_keys(json_t *kat)
 {
 	json_t *c;
@@ -38,9 +21,9 @@ static void test_keys(json_t *kat)
 	CHECK(json_array_size(json_object_get(kat, "keys")) >= 5);
 	json_array_foreach(json_object_get(kat, "keys"), i, c) {
 		uint8_t sk[32], pub_want[65], pub[64], addr[20], addr_want[20];
-		CHECK_INT(ws_hex_parse(jstr(c, "privateKey"), sk, 32), 0);
-		CHECK_INT(ws_hex_parse(jstr(c, "publicKey"), pub_want, 65), 0);
-		CHECK_INT(ws_address_parse(jstr(c, "address"), addr_want), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "privateKey"), sk, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "publicKey"), pub_want, 65), 0);
+		CHECK_INT(ws_address_parse(vectors_str(c, "address"), addr_want), 0);
 		CHECK_INT(ws_ecsig_pubkey(sk, pub), 0);
 		CHECK_MEM(pub, pub_want + 1, 64);
 		ws_address_from_pubkey(pub, addr);
@@ -62,10 +45,10 @@ static void test_signatures(json_t *kat)
 	CHECK(json_array_size(json_object_get(kat, "signatures")) >= 10);
 	json_array_foreach(json_object_get(kat, "signatures"), i, c) {
 		uint8_t sk[32], d[32], want[65], sig[65], addr[20], addr_want[20];
-		CHECK_INT(ws_hex_parse(jstr(c, "privateKey"), sk, 32), 0);
-		CHECK_INT(ws_hex_parse(jstr(c, "digest"), d, 32), 0);
-		CHECK_INT(ws_hex_parse(jstr(c, "signature"), want, 65), 0);
-		CHECK_INT(ws_address_parse(jstr(c, "address"), addr_want), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "privateKey"), sk, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "digest"), d, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "signature"), want, 65), 0);
+		CHECK_INT(ws_address_parse(vectors_str(c, "address"), addr_want), 0);
 		CHECK_INT(ws_ecsig_sign(sk, d, sig), 0);
 		CHECK_MEM(sig, want, 65); /* RFC 6979: identical to ethers */
 		CHECK_INT(ws_ecsig_recover_address(d, sig, 65, addr), 0);
@@ -184,7 +167,7 @@ static void test_keygen_distinct(void)
 
 int main(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	CHECK(kat != NULL);
 	if (kat) {
 		test_keys(kat);

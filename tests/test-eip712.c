@@ -10,6 +10,7 @@
  * Every case recomputes domainSeparator, structHash and digest from the
  * fields and compares them with the file before checking the verdict. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/address.h"
 #include "wattstream/ecsig.h"
 #include "wattstream/eip712.h"
@@ -18,24 +19,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
-
-static json_t *load_vectors(const char *name)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/%s", root ? root : "..", name);
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 static void test_type_hash(void)
 {
@@ -110,49 +93,49 @@ static void test_ether_mail(void)
 static void check_voucher_case(json_t *c, size_t idx, const char *file)
 {
 	json_t *d = json_object_get(c, "domain"), *v = json_object_get(c, "voucher");
-	ws_eip712_domain dom = { .name = jstr(d, "name"), .version = jstr(d, "version") };
+	ws_eip712_domain dom = { .name = vectors_str(d, "name"), .version = vectors_str(d, "version") };
 	uint8_t want[32], got[32], dsep[32], channel[32], sk[20], sender[20], rec[20], rec_want[20];
 	uint8_t sig[128];
 	size_t sig_len = 0;
 	ws_u256 amount;
 	int bad = 0;
 
-	bad |= ws_u256_from_dec(&dom.chain_id, jstr(d, "chainId")) != 0;
-	bad |= ws_address_parse(jstr(d, "verifyingContract"), dom.verifying_contract) != 0;
-	bad |= ws_hex_parse(jstr(v, "channelId"), channel, 32) != 0;
-	bad |= ws_u256_from_dec(&amount, jstr(v, "amount")) != 0;
-	bad |= ws_address_parse(jstr(c, "sessionKey"), sk) != 0;
-	bad |= ws_address_parse(jstr(c, "sender"), sender) != 0;
-	bad |= ws_hex_parse_var(jstr(c, "signature"), sig, sizeof(sig), &sig_len) != 0;
+	bad |= ws_u256_from_dec(&dom.chain_id, vectors_str(d, "chainId")) != 0;
+	bad |= ws_address_parse(vectors_str(d, "verifyingContract"), dom.verifying_contract) != 0;
+	bad |= ws_hex_parse(vectors_str(v, "channelId"), channel, 32) != 0;
+	bad |= ws_u256_from_dec(&amount, vectors_str(v, "amount")) != 0;
+	bad |= ws_address_parse(vectors_str(c, "sessionKey"), sk) != 0;
+	bad |= ws_address_parse(vectors_str(c, "sender"), sender) != 0;
+	bad |= ws_hex_parse_var(vectors_str(c, "signature"), sig, sizeof(sig), &sig_len) != 0;
 	if (bad) {
-		fprintf(stderr, "%s case %zu (%s): unreadable fields\n", file, idx, jstr(c, "name"));
+		fprintf(stderr, "%s case %zu (%s): unreadable fields\n", file, idx, vectors_str(c, "name"));
 		CHECK(!bad);
 		return;
 	}
 
 	ws_eip712_domain_separator(&dom, dsep);
-	CHECK_INT(ws_hex_parse(jstr(c, "domainSeparator"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(c, "domainSeparator"), want, 32), 0);
 	CHECK_MEM(dsep, want, 32);
-	CHECK_INT(ws_hex_parse(jstr(c, "typeHash"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(c, "typeHash"), want, 32), 0);
 	CHECK_MEM(ws_eip712_voucher_type_hash, want, 32);
 	ws_eip712_voucher_hash(channel, &amount, got);
-	CHECK_INT(ws_hex_parse(jstr(c, "structHash"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(c, "structHash"), want, 32), 0);
 	CHECK_MEM(got, want, 32);
 	ws_eip712_voucher_digest(dsep, channel, &amount, got);
-	CHECK_INT(ws_hex_parse(jstr(c, "digest"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(c, "digest"), want, 32), 0);
 	CHECK_MEM(got, want, 32);
 
 	/* A channel the contract does not know has no authorized signers
 	 * (its stored sessionKey and sender are zero): the C verifier is only
 	 * given signers the daemon looked up, so check it with none. */
-	int no_channel = strcmp(jstr(c, "reason"), "no-channel") == 0;
+	int no_channel = strcmp(vectors_str(c, "reason"), "no-channel") == 0;
 	int r = ws_eip712_voucher_verify(dsep, channel, &amount, sig, sig_len,
 					 no_channel ? NULL : sk, no_channel ? NULL : sender, rec);
 	int valid = json_is_true(json_object_get(c, "valid"));
 	if ((r == 0) != valid)
 		fprintf(stderr, "%s case %zu (%s): C says %s, file says %s (%s)\n", file, idx,
-			jstr(c, "name"), ws_eip712_strerror(r), valid ? "valid" : "invalid",
-			jstr(c, "reason"));
+			vectors_str(c, "name"), ws_eip712_strerror(r), valid ? "valid" : "invalid",
+			vectors_str(c, "reason"));
 	CHECK_INT(r == 0, valid);
 	CHECK(r >= 0);
 	/* where a key was recovered, it is the same one */
@@ -167,7 +150,7 @@ static size_t run_voucher_file(json_t *j, const char *file)
 {
 	json_t *c;
 	size_t i, valid = 0, invalid = 0;
-	CHECK_STR(jstr(j, "voucherType"), WS_EIP712_VOUCHER_TYPE);
+	CHECK_STR(vectors_str(j, "voucherType"), WS_EIP712_VOUCHER_TYPE);
 	json_t *cases = json_object_get(j, json_object_get(j, "cases") ? "cases" : "vouchers");
 	json_array_foreach(cases, i, c) {
 		check_voucher_case(c, i, file);
@@ -184,7 +167,7 @@ static size_t run_voucher_file(json_t *j, const char *file)
 
 static void test_kat_vouchers(void)
 {
-	json_t *kat = load_vectors("eth-kat.json");
+	json_t *kat = vectors_load("eth-kat.json");
 	CHECK(kat != NULL);
 	if (!kat)
 		return;
@@ -194,7 +177,7 @@ static void test_kat_vouchers(void)
 
 static void test_contract_vouchers(void)
 {
-	json_t *j = load_vectors("eip712-vouchers.json");
+	json_t *j = vectors_load("eip712-vouchers.json");
 	if (!j) {
 		fprintf(stderr, "FAIL: tests/vectors/eip712-vouchers.json (from the contracts) "
 			"is missing: the C verifier is not yet checked against the contract\n");
@@ -212,23 +195,23 @@ static void test_contract_vouchers(void)
  * is optional here (the contracts own the Offer checks). */
 static void test_offer_vectors(void)
 {
-	json_t *j = load_vectors("eip712-offers.json"), *c;
+	json_t *j = vectors_load("eip712-offers.json"), *c;
 	size_t i, n = 0;
 	if (!j) {
 		printf("eip712-offers.json absent: Offer hashing not checked\n");
 		return;
 	}
-	const char *type = jstr(j, "offerType");
+	const char *type = vectors_str(j, "offerType");
 	json_t *d = json_object_get(j, "domain");
-	ws_eip712_domain dom = { .name = jstr(d, "name"), .version = jstr(d, "version") };
+	ws_eip712_domain dom = { .name = vectors_str(d, "name"), .version = vectors_str(d, "version") };
 	uint8_t dsep[32], want[32], got[32], digest[32];
-	CHECK_INT(ws_u256_from_dec(&dom.chain_id, jstr(d, "chainId")), 0);
-	CHECK_INT(ws_address_parse(jstr(d, "verifyingContract"), dom.verifying_contract), 0);
+	CHECK_INT(ws_u256_from_dec(&dom.chain_id, vectors_str(d, "chainId")), 0);
+	CHECK_INT(ws_address_parse(vectors_str(d, "verifyingContract"), dom.verifying_contract), 0);
 	ws_eip712_domain_separator(&dom, dsep);
-	CHECK_INT(ws_hex_parse(jstr(j, "domainSeparator"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(j, "domainSeparator"), want, 32), 0);
 	CHECK_MEM(dsep, want, 32);
 	ws_eip712_type_hash(type, got);
-	CHECK_INT(ws_hex_parse(jstr(j, "typeHash"), want, 32), 0);
+	CHECK_INT(ws_hex_parse(vectors_str(j, "typeHash"), want, 32), 0);
 	CHECK_MEM(got, want, 32);
 
 	json_array_foreach(json_object_get(j, "cases"), i, c) {
@@ -241,11 +224,11 @@ static void test_offer_vectors(void)
 		size_t sig_len = 0;
 		int bad = 0;
 		for (int k = 0; k < 3; k++)
-			bad |= ws_address_parse(jstr(o, addrs[k]), a[k]) != 0;
+			bad |= ws_address_parse(vectors_str(o, addrs[k]), a[k]) != 0;
 		for (int k = 0; k < 6; k++)
-			bad |= ws_u256_from_dec(&v[k], jstr(o, ints[k])) != 0;
-		bad |= ws_u256_from_dec(&nonce, jstr(o, "nonce")) != 0;
-		bad |= ws_hex_parse_var(jstr(c, "signature"), sig, sizeof(sig), &sig_len) != 0;
+			bad |= ws_u256_from_dec(&v[k], vectors_str(o, ints[k])) != 0;
+		bad |= ws_u256_from_dec(&nonce, vectors_str(o, "nonce")) != 0;
+		bad |= ws_hex_parse_var(vectors_str(c, "signature"), sig, sizeof(sig), &sig_len) != 0;
 		CHECK(!bad);
 		if (bad)
 			continue;
@@ -256,14 +239,14 @@ static void test_offer_vectors(void)
 			ws_eip712_struct_address(&s, a[k]);
 		for (int k = 0; k < 6; k++)
 			ws_eip712_struct_u256(&s, &v[k]);
-		ws_eip712_struct_string(&s, jstr(o, "location"));
-		ws_eip712_struct_string(&s, jstr(o, "endpoint"));
+		ws_eip712_struct_string(&s, vectors_str(o, "location"));
+		ws_eip712_struct_string(&s, vectors_str(o, "endpoint"));
 		ws_eip712_struct_u256(&s, &nonce);
 		ws_eip712_struct_final(&s, got);
-		CHECK_INT(ws_hex_parse(jstr(c, "structHash"), want, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "structHash"), want, 32), 0);
 		CHECK_MEM(got, want, 32);
 		ws_eip712_digest(dsep, got, digest);
-		CHECK_INT(ws_hex_parse(jstr(c, "digest"), want, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "digest"), want, 32), 0);
 		CHECK_MEM(digest, want, 32);
 
 		/* valid = recovers (OpenZeppelin rules) to offer.station */
@@ -272,8 +255,8 @@ static void test_offer_vectors(void)
 		int valid = json_is_true(json_object_get(c, "valid"));
 		if (ok != valid)
 			fprintf(stderr, "eip712-offers.json case %zu (%s): C %s, file %s (%s)\n", i,
-				jstr(c, "name"), ok ? "valid" : "invalid", valid ? "valid" : "invalid",
-				jstr(c, "reason"));
+				vectors_str(c, "name"), ok ? "valid" : "invalid", valid ? "valid" : "invalid",
+				vectors_str(c, "reason"));
 		CHECK_INT(ok, valid);
 		n++;
 	}

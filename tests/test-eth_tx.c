@@ -2,6 +2,7 @@
  * (tests/vectors/eth-kat.json) byte for byte: signing hash, raw
  * serialization and transaction hash; a tampered field changes them. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/address.h"
 #include "wattstream/ecsig.h"
 #include "wattstream/eth_tx.h"
@@ -12,36 +13,18 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 static uint64_t ju64(json_t *o, const char *key)
 {
 	ws_u256 v = ws_u256_from_u64(0);
 	uint64_t u = 0;
-	CHECK_INT(ws_u256_from_dec(&v, jstr(o, key)), 0);
+	CHECK_INT(ws_u256_from_dec(&v, vectors_str(o, key)), 0);
 	CHECK_INT(ws_u256_to_u64(&v, &u), 0);
 	return u;
 }
 
 static void test_kat(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	json_t *c;
 	size_t i;
 	CHECK(kat != NULL);
@@ -57,19 +40,19 @@ static void test_kat(void)
 		tx.chain_id = ju64(c, "chainId");
 		tx.nonce = ju64(c, "nonce");
 		tx.gas_limit = ju64(c, "gasLimit");
-		CHECK_INT(ws_u256_from_dec(&tx.max_priority_fee_per_gas, jstr(c, "maxPriorityFeePerGas")), 0);
-		CHECK_INT(ws_u256_from_dec(&tx.max_fee_per_gas, jstr(c, "maxFeePerGas")), 0);
-		CHECK_INT(ws_u256_from_dec(&tx.value, jstr(c, "value")), 0);
+		CHECK_INT(ws_u256_from_dec(&tx.max_priority_fee_per_gas, vectors_str(c, "maxPriorityFeePerGas")), 0);
+		CHECK_INT(ws_u256_from_dec(&tx.max_fee_per_gas, vectors_str(c, "maxFeePerGas")), 0);
+		CHECK_INT(ws_u256_from_dec(&tx.value, vectors_str(c, "value")), 0);
 		if (json_is_string(json_object_get(c, "to"))) {
 			tx.has_to = true;
-			CHECK_INT(ws_address_parse(jstr(c, "to"), tx.to), 0);
+			CHECK_INT(ws_address_parse(vectors_str(c, "to"), tx.to), 0);
 		}
-		CHECK_INT(ws_hex_parse_alloc(jstr(c, "data"), &data, &tx.data_len), 0);
+		CHECK_INT(ws_hex_parse_alloc(vectors_str(c, "data"), &data, &tx.data_len), 0);
 		tx.data = data;
-		CHECK_INT(ws_hex_parse(jstr(c, "privateKey"), sk, 32), 0);
-		CHECK_INT(ws_hex_parse(jstr(c, "signingHash"), want_sh, 32), 0);
-		CHECK_INT(ws_hex_parse(jstr(c, "hash"), want_hash, 32), 0);
-		CHECK_INT(ws_hex_parse_alloc(jstr(c, "raw"), &want_raw, &wn), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "privateKey"), sk, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "signingHash"), want_sh, 32), 0);
+		CHECK_INT(ws_hex_parse(vectors_str(c, "hash"), want_hash, 32), 0);
+		CHECK_INT(ws_hex_parse_alloc(vectors_str(c, "raw"), &want_raw, &wn), 0);
 
 		CHECK_INT(ws_eth_tx_signing_hash(&tx, sh), 0);
 		CHECK_MEM(sh, want_sh, 32);
@@ -98,7 +81,7 @@ static void test_kat(void)
 		}
 		CHECK_INT(items, 12);
 		CHECK_INT(ws_ecsig_recover_address(sh, sig, 65, from), 0);
-		CHECK_INT(ws_address_parse(jstr(c, "from"), want_from), 0);
+		CHECK_INT(ws_address_parse(vectors_str(c, "from"), want_from), 0);
 		CHECK_MEM(from, want_from, 20);
 
 		/* tampering with any field changes the signing hash */

@@ -2,23 +2,12 @@
  * "abc", inputs around the 136-byte rate) and the ethers-made vectors of
  * tests/vectors/eth-kat.json, one-shot and fed in uneven pieces. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/hex.h"
 #include "wattstream/keccak.h"
 
 #include <jansson.h>
 #include <stdlib.h>
-
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
 
 static void check_hash(const void *in, size_t len, const char *want_hex)
 {
@@ -63,7 +52,7 @@ static void test_fixed(void)
 
 static void test_kat(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	CHECK(kat != NULL);
 	if (!kat)
 		return;

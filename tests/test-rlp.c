@@ -2,24 +2,13 @@
  * decoding back to the same structure, and rejection of truncated and
  * non-canonical encodings. */
 #include "check.h"
+#include "vectors.h"
 #include "wattstream/hex.h"
 #include "wattstream/rlp.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
-
-static json_t *load_kat(void)
-{
-	const char *root = getenv("WS_SOURCE_ROOT");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/vectors/eth-kat.json", root ? root : "..");
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	if (!j)
-		fprintf(stderr, "cannot load %s: %s\n", path, err.text);
-	return j;
-}
 
 /* A JSON value is a hex string (bytes) or an array (list). */
 static void enc_json(ws_rlp_enc *e, json_t *v)
@@ -67,7 +56,7 @@ static int same(const ws_rlp_item *it, json_t *v)
 
 static void test_kat(void)
 {
-	json_t *kat = load_kat();
+	json_t *kat = vectors_load("eth-kat.json");
 	json_t *c;
 	size_t i;
 	CHECK(kat != NULL);
