@@ -324,9 +324,11 @@ static void check_layout(modbus_t *mb)
 	CHECK_INT(errno, EMBXILADD);
 	CHECK_INT(modbus_read_input_registers(mb, 0x200, 1, r), -1);
 	CHECK_INT(errno, EMBXILADD);
-	/* No discrete inputs; only coil 0 and holding 0x1000. */
+	/* Discrete input 0 only (EV plugged); coil 0 and holding 0x1000. */
 	uint8_t b[2];
-	CHECK_INT(modbus_read_input_bits(mb, 0, 1, b), -1);
+	CHECK_INT(modbus_read_input_bits(mb, 0, 1, b), 1);
+	CHECK_INT(b[0], 1);	/* plugged at start */
+	CHECK_INT(modbus_read_input_bits(mb, 1, 1, b), -1);
 	CHECK_INT(errno, EMBXILADD);
 	CHECK_INT(modbus_read_bits(mb, 0, 2, b), -1);
 	CHECK_INT(errno, EMBXILADD);

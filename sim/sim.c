@@ -57,6 +57,7 @@
 #define REG_TOTAL_KWH        0x0156
 #define REG_CONTACTOR        0x1000  /* holding register mirror of coil 0 */
 #define COIL_CONTACTOR       0
+#define INPUT_EV_PLUGGED     0       /* discrete input: 1 while an EV is plugged in */
 
 #define PHASE_VOLTAGE_V      230.0
 #define GRID_FREQUENCY_HZ    50.0
@@ -218,6 +219,8 @@ static void meter_fill(const struct sim *s, struct connector *c)
 	put_float(r, REG_TOTAL_KWH, kwh);
 	c->map->tab_bits[0] = c->coil;
 	c->map->tab_registers[0] = c->coil;
+	/* the EVSE controller's view of the control pilot: EV connected */
+	c->map->tab_input_bits[0] = c->ev.plugged;
 }
 
 static void contactor_set(struct sim *s, struct connector *c, bool closed,
@@ -744,7 +747,7 @@ static int connectors_init(struct sim *s)
 				  s->o.capacity_kwh * 1000.0, s->o.soc_pct, 0))
 			return -EINVAL;
 		c->map = modbus_mapping_new_start_address(
-			COIL_CONTACTOR, 1, 0, 0, REG_CONTACTOR, 1,
+			COIL_CONTACTOR, 1, INPUT_EV_PLUGGED, 1, REG_CONTACTOR, 1,
 			0, REG_INPUT_COUNT);
 		if (!c->map)
 			return -ENOMEM;

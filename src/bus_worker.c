@@ -26,6 +26,7 @@ struct meter_slot {
 	uint8_t unit;
 	struct ws_meter_profile profile;
 	struct ws_read_plan plan;
+	struct ws_ev_sense_config ev;
 	uint64_t poll_us;
 	uint64_t next_us;
 	unsigned failures;	/* consecutive */
@@ -111,6 +112,7 @@ int bus_worker_add_meter(struct bus_worker *w, unsigned connector,
 	m->unit = (uint8_t)cc->meter_unit;
 	m->profile = cc->profile;
 	m->plan = cc->plan;
+	m->ev = cc->ev_sense;
 	m->poll_us = (uint64_t)cc->poll_ms * 1000;
 	m->next_us = 0;
 	return 0;
@@ -137,6 +139,35 @@ static void post(struct bus_worker *w, struct bus_msg *msg)
 		atomic_fetch_add(&w->dropped, 1);
 }
 
+/* The EV-present signal: 1, 0, or -1 when not sensed or unreadable (a
+ * reading is still good without it). */
+static int8_t read_ev_sense(struct bus_worker *w, const struct meter_slot *m)
+{
+	bool on = false;
+	uint16_t v = 0;
+	int r;
+
+	if (m->ev.kind != WS_EV_SENSE_MODBUS)
+		return -1;
+	switch (m->ev.reg) {
+	case WS_EVREG_DISCRETE:
+	case WS_EVREG_COIL:
+		r = modbus_link_read_bit(w->link, (uint8_t)m->ev.unit, (uint16_t)m->ev.address,
+					 m->ev.reg == WS_EVREG_DISCRETE, &on);
+		break;
+	case WS_EVREG_INPUT:
+	case WS_EVREG_HOLDING:
+		r = modbus_link_read_registers(w->link, (uint8_t)m->ev.unit,
+					       m->ev.reg == WS_EVREG_INPUT ? WS_FN_INPUT : WS_FN_HOLDING,
+					       (uint16_t)m->ev.address, 1, &v);
+		on = v != 0;
+		break;
+	default:
+		return -1;
+	}
+	return r < 0 ? -1 : (int8_t)on;
+}
+
 /* Returns 0 if the meter answered. */
 static int read_meter(struct bus_worker *w, struct meter_slot *m)
 {
@@ -159,6 +190,7 @@ static int read_meter(struct bus_worker *w, struct meter_slot *m)
 		}
 		ptr[i] = data[i];
 	}
+	msg.reading.ev_plugged = read_ev_sense(w, m);
 	msg.kind = BUS_MSG_READING;
 	msg.done_us = ws_clock_mono_us();
 	msg.reading.t_us = msg.done_us;

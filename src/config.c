@@ -46,6 +46,8 @@ static const char *const transports[] = { "tcp", "rtu", NULL };
 static const char *const parities[] = { "none", "even", "odd", NULL };
 static const char *const drivers[] = { "none", "modbus-coil", "gpio", NULL };
 static const char *const creg_kinds[] = { "coil", "holding", NULL };
+static const char *const ev_senses[] = { "none", "modbus", NULL };
+static const char *const ev_regs[] = { "discrete", "coil", "input", "holding", NULL };
 
 static const struct key_def station_keys[] = {
 	STR("state_dir", struct ws_config, state_dir),
@@ -83,6 +85,10 @@ static const struct key_def connector_keys[] = {
 	U32("gpio_line", struct ws_connector_config, contactor.gpio_line, 0, 4095),
 	BOOL("gpio_active_low", struct ws_connector_config, contactor.gpio_active_low),
 	I32("gpio_feedback_line", struct ws_connector_config, contactor.gpio_feedback_line, -1, 4095),
+	ENUM("ev_sense", struct ws_connector_config, ev_sense.kind, ev_senses),
+	ENUM("ev_sense_register", struct ws_connector_config, ev_sense.reg, ev_regs),
+	U32("ev_sense_unit", struct ws_connector_config, ev_sense.unit, 0, 247),
+	U32("ev_sense_address", struct ws_connector_config, ev_sense.address, 0, 65535),
 	{ 0 },
 };
 
@@ -597,6 +603,9 @@ static void validate(struct parse_state *st)
 		c->limits.max_power_w = c->max_power_kw * 1000.0;
 		c->limits.max_voltage_v = 1000.0;
 		c->limits.max_current_a = c->max_power_kw * 1000.0 / 100.0 + 16.0;
+
+		if (!(st->seen_conn[i] & (1u << key_index(connector_keys, "ev_sense_unit"))))
+			c->ev_sense.unit = c->meter_unit;
 
 		struct ws_contactor_config *k = &c->contactor;
 		if (k->driver == WS_CONTACTOR_MODBUS_COIL) {

@@ -120,6 +120,9 @@ static void on_reading(struct ws_connector *c, const struct bus_msg *m, uint64_t
 	c->readings_ok++;
 	c->last = m->reading;
 	c->have_reading = true;
+	if (m->reading.ev_plugged != c->ev_plugged && m->reading.ev_plugged >= 0)
+		ws_info("connector %u: EV %s", c->id, m->reading.ev_plugged ? "plugged in" : "unplugged");
+	c->ev_plugged = m->reading.ev_plugged;
 	c->last_good_us = now_us;
 	if (c->ops->reading)
 		c->ops->reading(c->user, c);
@@ -271,6 +274,7 @@ void connector_init(struct ws_connector *c, unsigned index,
 	c->ops = ops;
 	c->user = user;
 	c->state = CONN_STARTING;
+	c->ev_plugged = -1;
 	c->started_us = now_us;
 	c->last_good_us = now_us;
 	command(c, false, now_us);

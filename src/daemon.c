@@ -326,9 +326,10 @@ static json_t *connector_json(const struct ws_connector *c, uint64_t now)
 		json_array_append_new(faults, json_string("meter"));
 	if (c->faults & CONN_FAULT_CONTACTOR)
 		json_array_append_new(faults, json_string("contactor"));
-	return json_pack("{s:i, s:s, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
 			 "connector", (int)c->id,
 			 "state", connector_state_name(c->state),
+			 "ev", c->ev_plugged < 0 ? "unknown" : c->ev_plugged ? "plugged" : "unplugged",
 			 "faults", faults,
 			 "fault_detail", c->faults ? c->fault_detail : "",
 			 "contactor", !c->known ? "unknown" : c->closed ? "closed" : "open",

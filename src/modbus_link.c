@@ -122,6 +122,22 @@ int modbus_link_read_coil(struct modbus_link *l, uint8_t unit, uint16_t addr, bo
 	return 0;
 }
 
+int modbus_link_read_bit(struct modbus_link *l, uint8_t unit, uint16_t addr,
+			 bool discrete, bool *on)
+{
+	uint8_t bit = 0;
+	int r = ensure_connected(l, unit);
+	if (r < 0)
+		return r;
+	errno = 0;
+	r = discrete ? modbus_read_input_bits(l->ctx, addr, 1, &bit) :
+		       modbus_read_bits(l->ctx, addr, 1, &bit);
+	if (r != 1)
+		return fail(l);
+	*on = bit != 0;
+	return 0;
+}
+
 int modbus_link_write_coil(struct modbus_link *l, uint8_t unit, uint16_t addr, bool on)
 {
 	int r = ensure_connected(l, unit);

@@ -63,6 +63,23 @@ struct ws_contactor_config {
 	int32_t gpio_feedback_line;	/* auxiliary contact input, -1 none */
 };
 
+enum ws_ev_sense { WS_EV_SENSE_NONE, WS_EV_SENSE_MODBUS };
+enum ws_ev_sense_register {
+	WS_EVREG_DISCRETE,	/* discrete input, function 02: non-zero = EV connected */
+	WS_EVREG_COIL,		/* coil, function 01 */
+	WS_EVREG_INPUT,		/* input register, function 04 */
+	WS_EVREG_HOLDING,	/* holding register, function 03 */
+};
+
+/* How the controller learns that an EV is plugged in (the EVSE controller's
+ * control-pilot state), read on the meter's bus with every meter poll. */
+struct ws_ev_sense_config {
+	enum ws_ev_sense kind;
+	enum ws_ev_sense_register reg;
+	uint32_t unit;			/* default: the meter's unit */
+	uint32_t address;
+};
+
 struct ws_connector_config {
 	unsigned id;			/* OCPP connector id, 1..N */
 	int line;
@@ -77,6 +94,7 @@ struct ws_connector_config {
 	double max_power_kw;
 	struct ws_meter_limits limits;	/* resolved */
 	struct ws_contactor_config contactor;
+	struct ws_ev_sense_config ev_sense;
 };
 
 struct ws_config {

@@ -79,6 +79,7 @@ struct ws_connector {
 
 	bool have_reading;
 	struct ws_reading last;		/* last good reading */
+	int ev_plugged;			/* 1, 0, -1 unknown: from the last good reading */
 	uint64_t last_good_us;		/* when it arrived (or start) */
 	uint64_t started_us;
 

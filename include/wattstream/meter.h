@@ -11,6 +11,7 @@ struct ws_reading {
 	uint64_t t_us;		/* monotonic time the reading completed */
 	uint32_t have;		/* bit (1 << WS_Q_x) set for each value read */
 	double value[WS_Q_COUNT]; /* indexed by enum ws_quantity, units per name */
+	int8_t ev_plugged;	/* 1 EV connected, 0 not, -1 unknown (no sensing) */
 };
 
 #define WS_READING_HAS(r, q) (((r)->have >> (q)) & 1u)

@@ -27,6 +27,9 @@ int modbus_link_read_registers(struct modbus_link *l, uint8_t unit,
 			       enum ws_reg_function fn, uint16_t addr,
 			       uint16_t count, uint16_t *out)
 	__attribute__((warn_unused_result));
+/* discrete: true reads a discrete input (function 02), false a coil (01) */
+int modbus_link_read_bit(struct modbus_link *l, uint8_t unit, uint16_t addr,
+			 bool discrete, bool *on) __attribute__((warn_unused_result));
 int modbus_link_read_coil(struct modbus_link *l, uint8_t unit, uint16_t addr,
 			  bool *on) __attribute__((warn_unused_result));
 int modbus_link_write_coil(struct modbus_link *l, uint8_t unit, uint16_t addr,

@@ -48,6 +48,7 @@ describe('wattstreamd with the simulated charger', () => {
     const c = await status(d);
     assert.equal(c.state, 'ready');
     assert.equal(c.contactor, 'open');
+    assert.equal(c.ev, 'unknown', 'no ev_sense configured');
     assert.equal((await sim.ctl.cmd('status 1')).coil, 0);
     assert.ok(c.reading.energy_wh > 1234000);
     assert.deepEqual(c.reading.voltage_v, [230, 230, 230]);
@@ -172,11 +173,19 @@ describe('meter and contactor on different Modbus units', () => {
   before(async () => {
     dir = tempDir();
     sim = await startSim(dir, ['--connectors', '2']);
-    d = await startDaemon(dir, config(dir, sim.port, 'contactor_unit = 2\n'));
+    d = await startDaemon(dir, config(dir, sim.port, 'contactor_unit = 2\nev_sense = modbus\n'));
   });
   after(async () => {
     await stopAll();
     cleanup(dir);
+  });
+
+  test('the EV-present signal is read with the meter', async () => {
+    assert.equal((await status(d)).ev, 'plugged');
+    await sim.ctl.cmd('unplug 1');
+    await until(async () => (await status(d)).ev === 'unplugged', { what: 'unplugged' });
+    await sim.ctl.cmd('plug 1');
+    await until(async () => (await status(d)).ev === 'plugged', { what: 'plugged' });
   });
 
   test('a frozen meter opens the contactor within the fail-safe time', async () => {
