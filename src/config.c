@@ -21,7 +21,7 @@
 #include "wattstream/parse.h"
 #include "ws-build-config.h"
 
-enum key_type { K_STR, K_U32, K_BOOL, K_DOUBLE, K_ENUM, K_I32 };
+enum key_type { K_STR, K_U32, K_BOOL, K_DOUBLE, K_ENUM, K_I32, K_SECRET };
 
 struct key_def {
 	const char *name;
@@ -33,6 +33,7 @@ struct key_def {
 };
 
 #define STR(n, s, f) { n, K_STR, offsetof(s, f), sizeof(((s *)0)->f), 0, 0, NULL }
+#define SECRET(n, s, f) { n, K_SECRET, offsetof(s, f), sizeof(((s *)0)->f), 0, 0, NULL }
 #define U32(n, s, f, lo, hi) { n, K_U32, offsetof(s, f), 0, lo, hi, NULL }
 #define I32(n, s, f, lo, hi) { n, K_I32, offsetof(s, f), 0, lo, hi, NULL }
 #define BOOL(n, s, f) { n, K_BOOL, offsetof(s, f), 0, 0, 0, NULL }
@@ -53,6 +54,20 @@ static const struct key_def station_keys[] = {
 	STR("state_dir", struct ws_config, state_dir),
 	STR("control_socket", struct ws_config, control_socket),
 	ENUM("log_level", struct ws_config, log_level, log_levels),
+	{ 0 },
+};
+
+static const struct key_def ocpp_keys[] = {
+	STR("url", struct ws_ocpp_config, url),
+	STR("identity", struct ws_ocpp_config, identity),
+	U32("security_profile", struct ws_ocpp_config, security_profile, 0, 3),
+	SECRET("authorization_key", struct ws_ocpp_config, authorization_key),
+	STR("ca_file", struct ws_ocpp_config, ca_file),
+	STR("client_cert_file", struct ws_ocpp_config, client_cert_file),
+	STR("client_key_file", struct ws_ocpp_config, client_key_file),
+	STR("vendor", struct ws_ocpp_config, vendor),
+	STR("model", struct ws_ocpp_config, model),
+	STR("serial", struct ws_ocpp_config, serial),
 	{ 0 },
 };
 
@@ -105,6 +120,7 @@ struct parse_state {
 	const char *text;
 	/* keys seen per section instance, for duplicates */
 	uint32_t seen_station;
+	uint32_t seen_ocpp;
 	uint32_t seen_bus[WS_MAX_BUSES];
 	uint32_t seen_conn[WS_MAX_CONNECTORS];
 	uint32_t seen_profile[WS_MAX_PROFILES];
@@ -152,6 +168,7 @@ static int set_key(struct parse_state *st, const struct key_def *keys,
 		*seen |= 1u << i;
 		switch (k->type) {
 		case K_STR:
+		case K_SECRET:
 			r = ws_strcpy(p, k->size, value);
 			if (r == 0 && !value[0])
 				r = -EINVAL;
@@ -185,6 +202,7 @@ static int set_key(struct parse_state *st, const struct key_def *keys,
 			return 0;
 		switch (k->type) {
 		case K_STR:
+		case K_SECRET:
 			add_error(st->errs, st->name, st->line,
 				  "[%s] %s: %s", section, key,
 				  value[0] ? "value too long" : "empty value");
@@ -296,6 +314,9 @@ void ws_config_defaults(struct ws_config *cfg)
 	dir_from_env(cfg->control_socket, sizeof(cfg->control_socket),
 		     "RUNTIME_DIRECTORY", "/run/wattstream", "/control.sock");
 	cfg->log_level = LOG_INFO;
+	strcpy(cfg->ocpp.identity, "wattstream-1");
+	strcpy(cfg->ocpp.vendor, "wattstream");
+	strcpy(cfg->ocpp.model, "wattstream");
 }
 
 static int find_bus(const struct ws_config *cfg, const char *name)
@@ -343,6 +364,8 @@ static int section_instance(struct parse_state *st, const char *section, bool cr
 	size_t kind = dot ? (size_t)(dot - section) : strlen(section);
 
 	if (kind == 7 && strncmp(section, "station", 7) == 0 && !dot)
+		return 0;
+	if (kind == 4 && strncmp(section, "ocpp", 4) == 0 && !dot)
 		return 0;
 	if (kind == 3 && strncmp(section, "bus", 3) == 0 && dot) {
 		int i = find_bus(cfg, arg);
@@ -397,7 +420,7 @@ static int section_instance(struct parse_state *st, const char *section, bool cr
 	}
 	if (create && strcmp(st->bad_section, section) != 0) {
 		add_error(st->errs, st->name, st->line,
-			  "unknown section [%s] (expected [station], [bus.NAME], [connector.N] or [profile.NAME])",
+			  "unknown section [%s] (expected [station], [ocpp], [bus.NAME], [connector.N] or [profile.NAME])",
 			  section);
 		ws_strcpy(st->bad_section, sizeof(st->bad_section), section);
 	}
@@ -444,6 +467,9 @@ static int handler(void *user, const char *section, const char *name,
 	if (i < 0)
 		return 1;
 	switch (section[0]) {
+	case 'o':
+		set_key(st, ocpp_keys, &cfg->ocpp, &st->seen_ocpp, section, name, value);
+		break;
 	case 's':
 		set_key(st, station_keys, cfg, &st->seen_station, section, name, value);
 		break;
@@ -545,6 +571,22 @@ static void validate(struct parse_state *st)
 		add_error(st->errs, nm, 0, "[station] state_dir must be an absolute path");
 	if (cfg->control_socket[0] != '/')
 		add_error(st->errs, nm, 0, "[station] control_socket must be an absolute path");
+
+	const struct ws_ocpp_config *o = &cfg->ocpp;
+	if (o->url[0] && strncmp(o->url, "ws://", 5) != 0 && strncmp(o->url, "wss://", 6) != 0)
+		add_error(st->errs, nm, 0, "[ocpp] url must start with ws:// or wss://");
+	if (o->url[0] && o->security_profile >= 2 && strncmp(o->url, "wss://", 6) != 0)
+		add_error(st->errs, nm, 0, "[ocpp] security_profile %u needs a wss:// url",
+			  o->security_profile);
+	if (o->url[0] && o->security_profile <= 1 && strncmp(o->url, "wss://", 6) == 0)
+		add_error(st->errs, nm, 0, "[ocpp] a wss:// url needs security_profile 2 or 3");
+	if (o->security_profile >= 2 && !o->ca_file[0])
+		add_error(st->errs, nm, 0, "[ocpp] security_profile %u needs ca_file",
+			  o->security_profile);
+	if (o->security_profile == 3 && (!o->client_cert_file[0] || !o->client_key_file[0]))
+		add_error(st->errs, nm, 0, "[ocpp] security_profile 3 needs client_cert_file and client_key_file");
+	/* no authorization_key with profile 1 or 2 is not an error here: the
+	 * Central System may have set AuthorizationKey (kept in the store) */
 
 	if (cfg->n_connectors == 0)
 		connector_defaults(&cfg->conn[cfg->n_connectors++], 1, 0);
@@ -733,6 +775,10 @@ static void print_keys(FILE *out, const struct key_def *keys, const void *base)
 			if (((const char *)p)[0])
 				fprintf(out, "%s = %s\n", k->name, (const char *)p);
 			break;
+		case K_SECRET:
+			if (((const char *)p)[0])
+				fprintf(out, "; %s is set (not shown)\n", k->name);
+			break;
 		case K_U32:
 			fprintf(out, "%s = %u\n", k->name, *(const uint32_t *)p);
 			break;
@@ -760,6 +806,8 @@ void ws_config_print(const struct ws_config *cfg, FILE *out)
 		cfg->path[0] ? cfg->path : "the embedded defaults");
 	fprintf(out, "[station]\n");
 	print_keys(out, station_keys, cfg);
+	fprintf(out, "\n[ocpp]\n");
+	print_keys(out, ocpp_keys, &cfg->ocpp);
 	for (unsigned i = 0; i < cfg->n_buses; i++) {
 		fprintf(out, "\n[bus.%s]\n", cfg->bus[i].name);
 		print_keys(out, bus_keys, &cfg->bus[i]);

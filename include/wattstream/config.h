@@ -97,11 +97,26 @@ struct ws_connector_config {
 	struct ws_ev_sense_config ev_sense;
 };
 
+/* [ocpp]: the link to the operator's Central System (docs/ocpp.md). */
+struct ws_ocpp_config {
+	char url[512];			/* ws:// or wss://; "" = OCPP off */
+	char identity[49];		/* charge point identity (ChargeBoxIdentity) */
+	uint32_t security_profile;	/* 0..3; the OCPP key SecurityProfile overrides */
+	char authorization_key[65];	/* profiles 1, 2: secret, never printed */
+	char ca_file[PATH_MAX];		/* profiles 2, 3 */
+	char client_cert_file[PATH_MAX]; /* profile 3 */
+	char client_key_file[PATH_MAX];	/* profile 3 */
+	char vendor[21];		/* BootNotification chargePointVendor */
+	char model[21];			/* chargePointModel */
+	char serial[26];		/* chargePointSerialNumber, "" = none */
+};
+
 struct ws_config {
 	char path[PATH_MAX];		/* file read, "" if embedded defaults */
 	char state_dir[PATH_MAX];
 	char control_socket[WS_SOCKPATH_MAX];
 	int log_level;			/* syslog priority */
+	struct ws_ocpp_config ocpp;
 	unsigned n_buses;
 	struct ws_bus_config bus[WS_MAX_BUSES];
 	unsigned n_connectors;

@@ -28,6 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f = open_memstream(&out2, &len2);
 		ws_config_print(&again, f);
 		fclose(f);
+		/* secrets print as a comment that does not load back */
+		char *sec;
+		while ((sec = strstr(out, " is set (not shown)\n"))) {
+			char *start = sec;
+			while (start > out && start[-1] != '\n')
+				start--;
+			char *end = sec + strlen(" is set (not shown)\n");
+			memmove(start, end, strlen(end) + 1);
+		}
 		if (strcmp(out, out2) != 0)
 			__builtin_trap();
 		free(out);
