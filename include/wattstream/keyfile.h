@@ -1,0 +1,49 @@
+/* keyfile.h: the station's secp256k1 keys on disk.
+ *
+ * A key file holds one private key as "0x" + 64 hex digits and a newline,
+ * mode 0600, owned by the service user.  The station key (signs offers and
+ * receipts) and the payee key (claims on-chain, pays gas) are separate
+ * files.  A file readable by group or others is refused: a key that may
+ * have leaked must be rotated, not used.  Secrets are wiped from memory
+ * after use and never logged. */
+#ifndef WATTSTREAM_KEYFILE_H
+#define WATTSTREAM_KEYFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum keyfile_result {
+	KEYFILE_OK = 0,
+	KEYFILE_E_MISSING = 1,		/* no such file */
+	KEYFILE_E_MODE = 2,		/* readable by group or others */
+	KEYFILE_E_FORMAT = 3,		/* not "0x" + 64 hex digits (+ newline) */
+	KEYFILE_E_INVALID = 4,		/* not a valid secp256k1 private key */
+	KEYFILE_E_EXISTS = 5,		/* create/import: the file exists */
+};
+
+/* Reads the key at path into seckey and its address into addr.
+ * Returns KEYFILE_OK, a KEYFILE_E_* code, or -errno. */
+int keyfile_load(const char *path, uint8_t seckey[32], uint8_t addr[20])
+	__attribute__((warn_unused_result));
+
+/* Writes seckey to a new file at path (mode 0600, fsync'd, then renamed
+ * into place and the directory fsync'd: a crash leaves either no key or a
+ * whole one).  Returns KEYFILE_OK, KEYFILE_E_EXISTS, KEYFILE_E_INVALID or
+ * -errno. */
+int keyfile_write(const char *path, const uint8_t seckey[32])
+	__attribute__((warn_unused_result));
+
+/* Loads the key at path, or generates and writes a new one if there is
+ * none (*created says which).  Returns as keyfile_load. */
+int keyfile_load_or_create(const char *path, uint8_t seckey[32], uint8_t addr[20],
+			   bool *created) __attribute__((warn_unused_result));
+
+/* Rotation: renames the key at path to path.retired-<unix seconds> (kept,
+ * mode 0600, so vouchers signed for the old key's offers can still be
+ * checked) and writes a new one.  Returns as keyfile_load. */
+int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20])
+	__attribute__((warn_unused_result));
+
+const char *keyfile_strerror(int r);
+
+#endif

@@ -1,0 +1,89 @@
+/* test-keyfile.c: key files: create, load, refuse loose modes and bad
+ * contents, never overwrite, rotate. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "wattstream/keyfile.h"
+
+static void put(const char *path, const char *text, mode_t mode)
+{
+	unlink(path);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ws-test-keyfile-XXXXXX", path[256], other[256];
+	uint8_t sk[32], sk2[32], addr[20], addr2[20];
+	bool created;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/station.key", dir);
+	CHECK_INT(keyfile_load(path, sk, addr), KEYFILE_E_MISSING);
+	CHECK_INT(keyfile_load_or_create(path, sk, addr, &created), KEYFILE_OK);
+	CHECK(created);
+	struct stat st;
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	CHECK_INT(keyfile_load_or_create(path, sk2, addr2, &created), KEYFILE_OK);
+	CHECK(!created);
+	CHECK_MEM(sk, sk2, 32);
+	CHECK_MEM(addr, addr2, 20);
+	/* never overwritten */
+	CHECK_INT(keyfile_write(path, sk2), KEYFILE_E_EXISTS);
+
+	/* a known key: 0x...01 is the generator point's address */
+	snprintf(other, sizeof(other), "%s/known.key", dir);
+	put(other, "0x0000000000000000000000000000000000000000000000000000000000000001\n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_OK);
+	static const uint8_t g_addr[20] = { 0x7e, 0x5f, 0x45, 0x52, 0x09, 0x1a, 0x69, 0x12, 0x5d, 0x5d,
+					    0xfc, 0xb7, 0xb8, 0xc2, 0x65, 0x90, 0x29, 0x39, 0x5b, 0xdf };
+	CHECK_MEM(addr, g_addr, 20);
+	/* loose modes are refused */
+	chmod(other, 0640);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_MODE);
+	chmod(other, 0604);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_MODE);
+	/* bad contents */
+	put(other, "0x00\n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_FORMAT);
+	put(other, "0x0000000000000000000000000000000000000000000000000000000000000000\n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_INVALID);
+	put(other, "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141\n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_INVALID);	/* = n */
+	put(other, "0x0000000000000000000000000000000000000000000000000000000000000001 \n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_FORMAT);
+	put(other, "zz00000000000000000000000000000000000000000000000000000000000001\n", 0600);
+	CHECK_INT(keyfile_load(other, sk, addr), KEYFILE_E_FORMAT);
+	/* a directory or a symlink is not a key file */
+	CHECK(keyfile_load(dir, sk, addr) != KEYFILE_OK);
+	char link_path[300];
+	snprintf(link_path, sizeof(link_path), "%s/link.key", dir);
+	CHECK_INT(symlink(path, link_path), 0);
+	CHECK(keyfile_load(link_path, sk, addr) != KEYFILE_OK);
+
+	/* rotation keeps the old key aside and makes a new one */
+	CHECK_INT(keyfile_load(path, sk, addr), KEYFILE_OK);
+	CHECK_INT(keyfile_rotate(path, sk2, addr2), KEYFILE_OK);
+	CHECK(memcmp(addr, addr2, 20) != 0);
+	uint8_t sk3[32], addr3[20];
+	CHECK_INT(keyfile_load(path, sk3, addr3), KEYFILE_OK);
+	CHECK_MEM(addr3, addr2, 20);
+	CHECK_STR(keyfile_strerror(KEYFILE_E_MODE), "key file is readable by group or others (chmod 600, and rotate the key if it may have leaked)");
+
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c retired", dir);
+	FILE *p = popen(cmd, "r");
+	int n = 0;
+	CHECK(fscanf(p, "%d", &n) == 1);
+	pclose(p);
+	CHECK_INT(n, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	return check_done();
+}
