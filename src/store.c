@@ -36,6 +36,42 @@ static const char *const migrations[] = {
 	"  cleared_ms INTEGER,"
 	"  cleared_by TEXT);"
 	"CREATE INDEX faults_by_connector ON faults(connector, id);",
+	/* 1 -> 2: OCPP configuration keys set by the CSMS, open transactions,
+	 * the transaction-message queue and its log of dropped messages
+	 * (src/ocpp_config.c, src/ocpp_queue.c) */
+	"CREATE TABLE ocpp_config ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"CREATE TABLE ocpp_tx ("
+	"  local_tx INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  connector INTEGER NOT NULL,"
+	"  id_tag TEXT NOT NULL,"
+	"  meter_start_wh INTEGER NOT NULL,"
+	"  start_ms INTEGER NOT NULL,"
+	"  start_state INTEGER NOT NULL DEFAULT 0,"
+	"  remote_tx INTEGER,"
+	"  stop_ms INTEGER);"
+	"CREATE TABLE ocpp_queue ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  action TEXT NOT NULL CHECK (action IN"
+	"    ('StartTransaction', 'StopTransaction', 'MeterValues')),"
+	"  connector INTEGER NOT NULL,"
+	"  local_tx INTEGER NOT NULL REFERENCES ocpp_tx(local_tx),"
+	"  keep INTEGER NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_failure_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX ocpp_queue_by_tx ON ocpp_queue(local_tx);"
+	"CREATE TABLE ocpp_queue_dropped ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  dropped_ms INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  seq INTEGER, action TEXT, connector INTEGER, local_tx INTEGER,"
+	"  attempts INTEGER, failures INTEGER, payload TEXT);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
