@@ -25,6 +25,7 @@
 #include "wattstream/contactor.h"
 #include "wattstream/control.h"
 #include "wattstream/log.h"
+#include "wattstream/ocpp_cp.h"
 #include "wattstream/parse.h"
 #include "wattstream/store.h"
 #include "ws-build-config.h"
@@ -51,6 +52,7 @@ struct ws_daemon {
 	struct lws_protocols protocols[2];
 	struct ws_store *store;
 	struct ws_control *control;
+	struct ocpp_cp *ocpp;		/* NULL: OCPP off */
 	int pipe_rd, pipe_wr;
 	struct lws *pipe_wsi;
 	unsigned char rx[sizeof(struct bus_msg) * 16];
@@ -86,6 +88,9 @@ static void update_status(struct ws_daemon *d)
 	size_t n = 0;
 	bool all_started = true;
 
+	if (d->ocpp)
+		n += (size_t)snprintf(s, sizeof(s), "ocpp %s, ",
+				      ocpp_cp_state_name(ocpp_cp_state(d->ocpp)));
 	for (unsigned i = 0; i < d->n_conn; i++) {
 		const struct ws_connector *c = &d->conn[i].c;
 		if (c->state == CONN_STARTING)
@@ -201,14 +206,44 @@ static void op_reading(void *user, struct ws_connector *c)
 	struct ws_daemon *d = user;
 	struct daemon_connector *dc = &d->conn[c->index];
 
+	/* plug state and power feed the OCPP status (cheap when unchanged) */
+	ocpp_cp_connector_changed(d->ocpp, c->id);
+
 	if (!dc->saved_us || ws_clock_mono_us() - dc->saved_us >= STORE_READING_EVERY_S * 1000000ull)
 		save_reading(d, dc);
 }
 
 static void op_state(void *user, struct ws_connector *c, enum connector_state from)
 {
+	struct ws_daemon *d = user;
+	update_status(d);
+	ocpp_cp_connector_changed(d->ocpp, c->id);
+}
+
+static void cp_connector_info(void *user, unsigned id, struct ocpp_cp_connector_info *info)
+{
+	struct ws_daemon *d = user;
+	const struct ws_connector *c = &d->conn[id - 1].c;
+
+	info->faulted_meter = c->faults & CONN_FAULT_METER;
+	info->faulted_contactor = c->faults & CONN_FAULT_CONTACTOR;
+	info->fault_detail = c->fault_detail;
+	info->energized = c->state == CONN_ENERGIZED;
+	info->session = c->session[0] != '\0';
+	info->ev_plugged = c->ev_plugged;
+	info->power_w = c->have_reading && WS_READING_HAS(&c->last, WS_Q_POWER_W) ?
+			c->last.value[WS_Q_POWER_W] : 0.0;
+}
+
+static void cp_state_changed(void *user, enum ocpp_cp_state state)
+{
 	update_status(user);
 }
+
+static const struct ocpp_cp_ops cp_ops = {
+	.connector_info = cp_connector_info,
+	.state_changed = cp_state_changed,
+};
 
 static const struct connector_ops connector_ops = {
 	.contactor_command = op_command,
@@ -404,9 +439,13 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 		json_t *arr = json_array();
 		for (unsigned i = 0; i < d->n_conn; i++)
 			json_array_append_new(arr, connector_json(&d->conn[i].c, now));
-		reply_json(conn, json_pack("{s:b, s:s, s:b, s:I, s:o}", "ok", 1,
+		for (unsigned i = 0; d->ocpp && i < d->n_conn; i++)
+			json_object_set_new(json_array_get(arr, i), "ocpp_status",
+					    json_string(ocpp_cp_connector_status(d->ocpp, i + 1)));
+		reply_json(conn, json_pack("{s:b, s:s, s:b, s:I, s:s, s:o}", "ok", 1,
 					   "version", WS_VERSION, "ready", d->ready_sent,
 					   "uptime_s", (json_int_t)((now - d->started_us) / 1000000),
+					   "ocpp", d->ocpp ? ocpp_cp_state_name(ocpp_cp_state(d->ocpp)) : "off",
 					   "connectors", arr));
 	} else if (strcmp(cmd, "reading") == 0) {
 		if (!(dc = arg_connector(d, conn, a1)))
@@ -606,6 +645,10 @@ int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg)
 		schedule_tick(&d->conn[i], now);
 	}
 
+	r = ocpp_cp_new(&d->ocpp, d->lws, cfg, d->store, &cp_ops, d);
+	if (r < 0)
+		goto fail;
+
 	r = control_new(&d->control, d->lws, cfg->control_socket, control_command, d);
 	if (r < 0) {
 		ws_err("Failed to listen on control socket '%s': %s", cfg->control_socket,
@@ -669,6 +712,7 @@ struct ws_daemon *daemon_free(struct ws_daemon *d)
 		return NULL;
 	for (unsigned i = 0; i < d->n_workers; i++)
 		bus_worker_free(d->worker[i]);
+	ocpp_cp_free(d->ocpp);
 	if (d->lws)
 		lws_context_destroy(d->lws);
 	control_free(d->control);

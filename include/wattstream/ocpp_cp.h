@@ -1,0 +1,69 @@
+/* ocpp_cp.h: the OCPP 1.6-J charge point on top of the transport
+ * (ocpp_link), the configuration keys (ocpp_config) and the connectors.
+ *
+ * It owns the registration state machine (offline, booting, pending,
+ * rejected, accepted), heartbeats and the clock taken from the Central
+ * System, the StatusNotification of connector 0 and of every connector
+ * (derived from the controller's state, with MinimumStatusDuration), and
+ * answers the Central System's configuration and data-transfer requests.
+ * Everything runs on the lws loop; nothing blocks.  docs/ocpp.md says what
+ * is implemented and what is not yet. */
+#ifndef WATTSTREAM_OCPP_CP_H
+#define WATTSTREAM_OCPP_CP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wattstream/config.h"
+
+struct lws_context;
+struct ws_store;
+struct ocpp_cp;
+
+#define OCPP_CP_VENDOR_ID "org.wattstream"	/* our DataTransfer vendorId */
+
+enum ocpp_cp_state {
+	OCPP_CP_OFFLINE,	/* no WebSocket */
+	OCPP_CP_BOOTING,	/* BootNotification sent */
+	OCPP_CP_PENDING,	/* Pending: answering the CSMS, BootNotification again later */
+	OCPP_CP_REJECTED,	/* Rejected: silent until the retry interval ran out */
+	OCPP_CP_ACCEPTED,	/* registered: every message may flow */
+};
+
+/* What the charge point needs to know of a connector to report it. */
+struct ocpp_cp_connector_info {
+	bool faulted_meter;
+	bool faulted_contactor;
+	const char *fault_detail;
+	bool energized;		/* contactor closed for a session */
+	bool session;		/* a session holds the connector */
+	int ev_plugged;		/* 1, 0, -1 unknown */
+	double power_w;
+};
+
+struct ocpp_cp_ops {
+	/* Fills *info for connector id (1..n). */
+	void (*connector_info)(void *user, unsigned id, struct ocpp_cp_connector_info *info);
+	/* The registration state changed (for STATUS= and logs). */
+	void (*state_changed)(void *user, enum ocpp_cp_state state);
+};
+
+/* Returns 0 and *ret, or -errno / a positive code after logging why.
+ * With an empty [ocpp] url, OCPP is off and *ret is NULL. */
+int ocpp_cp_new(struct ocpp_cp **ret, struct lws_context *ctx,
+		const struct ws_config *cfg, struct ws_store *store,
+		const struct ocpp_cp_ops *ops, void *user);
+struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp);
+
+/* A connector's state may have changed: re-derive and report its status. */
+void ocpp_cp_connector_changed(struct ocpp_cp *cp, unsigned id);
+
+enum ocpp_cp_state ocpp_cp_state(const struct ocpp_cp *cp);
+const char *ocpp_cp_state_name(enum ocpp_cp_state s);
+/* The status last derived for connector id (0 = the charge point). */
+const char *ocpp_cp_connector_status(const struct ocpp_cp *cp, unsigned id);
+/* Wall clock in ms as the Central System sets it (local clock plus the
+ * offset learned from BootNotification/Heartbeat). */
+int64_t ocpp_cp_now_ms(const struct ocpp_cp *cp);
+
+#endif
