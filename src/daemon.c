@@ -43,6 +43,7 @@ struct daemon_connector {
 	struct bus_worker *contactor_worker;	/* NULL: driven from the loop */
 	int64_t fault_id[2];			/* store ids of active faults */
 	uint64_t saved_us;			/* last reading persisted */
+	char auth_tag[21];			/* idTag being authorized, "" none */
 };
 
 struct ws_daemon {
@@ -233,6 +234,13 @@ static void cp_connector_info(void *user, unsigned id, struct ocpp_cp_connector_
 	info->ev_plugged = c->ev_plugged;
 	info->power_w = c->have_reading && WS_READING_HAS(&c->last, WS_Q_POWER_W) ?
 			c->last.value[WS_Q_POWER_W] : 0.0;
+	info->reading = c->have_reading ? &c->last : NULL;
+}
+
+static void cp_stop_session(void *user, unsigned id, const char *reason)
+{
+	struct ws_daemon *d = user;
+	connector_fsm(&d->conn[id - 1].c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
 }
 
 static void cp_state_changed(void *user, enum ocpp_cp_state state)
@@ -243,7 +251,53 @@ static void cp_state_changed(void *user, enum ocpp_cp_state state)
 static const struct ocpp_cp_ops cp_ops = {
 	.connector_info = cp_connector_info,
 	.state_changed = cp_state_changed,
+	.stop_session = cp_stop_session,
 };
+
+/* ---- sessions started by an idTag (the sim's RFID reader) ------------------- */
+
+static double energy_now(const struct ws_connector *c)
+{
+	return c->have_reading ? c->last.value[WS_Q_ENERGY_WH] : 0.0;
+}
+
+/* Closes the contactor and, with OCPP on, starts the transaction. */
+static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag)
+{
+	int r = connector_fsm(&dc->c, CEV_CLOSE_REQUEST, tag, ws_clock_mono_us());
+	if (r != CONNECTOR_OK)
+		return r;
+	if (d->ocpp && ocpp_cp_transaction_start(d->ocpp, dc->c.id, tag, energy_now(&dc->c)) < 0) {
+		connector_fsm(&dc->c, CEV_OPEN_REQUEST, "transaction not recorded", ws_clock_mono_us());
+		return -EIO;
+	}
+	return 0;
+}
+
+static void on_authorized(void *user, unsigned id, bool accepted, const char *status)
+{
+	struct ws_daemon *d = user;
+	struct daemon_connector *dc = &d->conn[id - 1];
+	char tag[sizeof(dc->auth_tag)];
+
+	memcpy(tag, dc->auth_tag, sizeof(tag));
+	dc->auth_tag[0] = '\0';
+	if (!accepted) {
+		ws_notice("connector %u: idTag %s not authorized (%s)", id, tag, status);
+		return;
+	}
+	int r = session_begin(d, dc, tag);
+	if (r != 0)
+		ws_warn("connector %u: idTag %s authorized (%s) but the session cannot begin: %s",
+			id, tag, status, r > 0 ? connector_result_str(r) : strerror(-r));
+}
+
+static void session_end(struct ws_daemon *d, struct daemon_connector *dc, const char *reason)
+{
+	connector_fsm(&dc->c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
+	if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id))
+		ocpp_cp_transaction_stop(d->ocpp, dc->c.id, energy_now(&dc->c), reason);
+}
 
 static const struct connector_ops connector_ops = {
 	.contactor_command = op_command,
@@ -432,16 +486,19 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 		return;
 	}
 	if (strcmp(cmd, "help") == 0) {
-		reply_json(conn, json_pack("{s:b, s:[s,s,s,s,s,s]}", "ok", 1, "commands",
-					   "status", "reading N", "close N SESSION", "open N",
-					   "faults [N]", "help"));
+		reply_json(conn, json_pack("{s:b, s:[s,s,s,s,s,s,s,s]}", "ok", 1, "commands",
+					   "status", "reading N", "start N IDTAG", "stop N",
+					   "close N SESSION", "open N", "faults [N]", "help"));
 	} else if (strcmp(cmd, "status") == 0) {
 		json_t *arr = json_array();
 		for (unsigned i = 0; i < d->n_conn; i++)
 			json_array_append_new(arr, connector_json(&d->conn[i].c, now));
-		for (unsigned i = 0; d->ocpp && i < d->n_conn; i++)
+		for (unsigned i = 0; d->ocpp && i < d->n_conn; i++) {
 			json_object_set_new(json_array_get(arr, i), "ocpp_status",
 					    json_string(ocpp_cp_connector_status(d->ocpp, i + 1)));
+			json_object_set_new(json_array_get(arr, i), "transaction",
+					    json_boolean(ocpp_cp_transaction_active(d->ocpp, i + 1)));
+		}
 		reply_json(conn, json_pack("{s:b, s:s, s:b, s:I, s:s, s:o}", "ok", 1,
 					   "version", WS_VERSION, "ready", d->ready_sent,
 					   "uptime_s", (json_int_t)((now - d->started_us) / 1000000),
@@ -472,6 +529,50 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 			reply_error(conn, msg);
 			return;
 		}
+		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
+					   "state", connector_state_name(dc->c.state)));
+	} else if (strcmp(cmd, "start") == 0) {
+		if (!(dc = arg_connector(d, conn, a1)))
+			return;
+		if (!a2 || strlen(a2) > 20 || !valid_session(a2)) {
+			reply_error(conn, "expected an idTag: 1-20 printable characters");
+			return;
+		}
+		if (dc->auth_tag[0] || (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id)) ||
+		    dc->c.state != CONN_READY) {
+			reply_error(conn, dc->c.faults ? "connector is faulted" : "connector is busy");
+			return;
+		}
+		if (dc->c.ev_plugged == 0) {
+			reply_error(conn, "no EV plugged in");
+			return;
+		}
+		if (!d->ocpp) {
+			int r = session_begin(d, dc, a2);
+			if (r != 0) {
+				reply_error(conn, r > 0 ? connector_result_str(r) : strerror(-r));
+				return;
+			}
+			reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector",
+						   (int)dc->c.id, "state", "closing"));
+			return;
+		}
+		snprintf(dc->auth_tag, sizeof(dc->auth_tag), "%s", a2);
+		if (ocpp_cp_authorize(d->ocpp, dc->c.id, a2, on_authorized, d) < 0) {
+			dc->auth_tag[0] = '\0';
+			reply_error(conn, "cannot authorize");
+			return;
+		}
+		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
+					   "state", "authorizing"));
+	} else if (strcmp(cmd, "stop") == 0) {
+		if (a2) {
+			reply_error(conn, "too many arguments");
+			return;
+		}
+		if (!(dc = arg_connector(d, conn, a1)))
+			return;
+		session_end(d, dc, "Local");
 		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
 					   "state", connector_state_name(dc->c.state)));
 	} else if (strcmp(cmd, "open") == 0) {
@@ -692,8 +793,12 @@ int daemon_run(struct ws_daemon *d)
 	sd_notify(0, "STOPPING=1");
 	ws_notice("stopping: opening every contactor");
 	uint64_t now = ws_clock_mono_us(), until = now + SHUTDOWN_OPEN_WAIT_US;
-	for (unsigned i = 0; i < d->n_conn; i++)
+	for (unsigned i = 0; i < d->n_conn; i++) {
 		connector_fsm(&d->conn[i].c, CEV_OPEN_REQUEST, "shutdown", now);
+		/* queued durably: delivered after the restart */
+		if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, i + 1))
+			ocpp_cp_transaction_stop(d->ocpp, i + 1, energy_now(&d->conn[i].c), "Reboot");
+	}
 	while (!all_open_confirmed(d) && ws_clock_mono_us() < until) {
 		lws_sul_schedule(d->lws, 0, &d->watchdog_sul, watchdog_cb, 100000);
 		lws_service(d->lws, 0);

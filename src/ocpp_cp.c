@@ -15,56 +15,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ocpp_messages.h"
+#include "ocpp_cp_internal.h"
 #include "wattstream/clock.h"
 #include "wattstream/log.h"
-#include "wattstream/ocpp_config.h"
-#include "wattstream/ocpp_link.h"
 #include "ws-build-config.h"
 
 #define BOOT_RETRY_DEFAULT_S 30		/* when the CSMS says interval 0 */
 #define BOOT_RETRY_ERROR_S 15		/* after a failed BootNotification */
 #define RECONFIGURE_DELAY_US 1000000	/* let a ChangeConfiguration answer leave first */
 #define SUSPENDED_EV_W 50.0		/* energized but drawing less: SuspendedEV */
-
-enum cp_event {
-	CPE_CONNECTED,
-	CPE_DISCONNECTED,
-	CPE_BOOT_ACCEPTED,
-	CPE_BOOT_PENDING,
-	CPE_BOOT_REJECTED,
-	CPE_BOOT_FAILED,
-	CPE_RETRY_TIMER,
-};
-
-struct cp_connector {
-	struct ocpp_cp *cp;
-	unsigned id;			/* 0 = the charge point itself */
-	bool reported_any;
-	enum ocpp_charge_point_status reported, derived;
-	enum ocpp_charge_point_error_code reported_err, derived_err;
-	char derived_info[51];
-	uint64_t derived_since_us;
-	lws_sorted_usec_list_t sul;	/* MinimumStatusDuration */
-};
-
-struct ocpp_cp {
-	struct lws_context *ctx;
-	const struct ws_config *cfg;
-	const struct ocpp_cp_ops *ops;
-	void *user;
-	struct ocpp_config *keys;
-	struct ocpp_link *link;
-	enum ocpp_cp_state state;
-	int32_t boot_interval_s;
-	lws_sorted_usec_list_t boot_sul;
-	lws_sorted_usec_list_t heartbeat_sul;
-	lws_sorted_usec_list_t reconf_sul;
-	bool clock_known;
-	int64_t clock_offset_ms;
-	unsigned n;			/* connectors, 1..n */
-	struct cp_connector conn[WS_MAX_CONNECTORS + 1];
-};
 
 static const char *const state_names[] = {
 	[OCPP_CP_OFFLINE] = "offline",
@@ -101,7 +60,7 @@ int64_t ocpp_cp_now_ms(const struct ocpp_cp *cp)
 
 /* ---- sending -------------------------------------------------------------- */
 
-static int call(struct ocpp_cp *cp, const char *action, json_t *payload,
+int cp_call(struct ocpp_cp *cp, const char *action, json_t *payload,
 		ocpp_link_answer_fn cb)
 {
 	struct ocpp_err err = { 0 };
@@ -115,7 +74,7 @@ static int call(struct ocpp_cp *cp, const char *action, json_t *payload,
 	return r;
 }
 
-static void timestamp_now(struct ocpp_cp *cp, char out[OCPP_DATETIME_MAX + 1])
+void cp_timestamp_now(struct ocpp_cp *cp, char out[OCPP_DATETIME_MAX + 1])
 {
 	struct ocpp_datetime dt;
 	ocpp_datetime_set(&dt, ocpp_cp_now_ms(cp));
@@ -142,7 +101,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 	struct ocpp_cp *cp = lws_container_of(sul, struct ocpp_cp, heartbeat_sul);
 	if (cp->state != OCPP_CP_ACCEPTED)
 		return;
-	call(cp, "Heartbeat", json_object(), on_heartbeat);
+	cp_call(cp, "Heartbeat", json_object(), on_heartbeat);
 	schedule_heartbeat(cp);
 }
 
@@ -177,7 +136,14 @@ static void derive(struct cp_connector *c)
 		} else if (in.energized) {
 			st = in.power_w < SUSPENDED_EV_W ? OCPP_CHARGE_POINT_STATUS_SUSPENDED_EV :
 							   OCPP_CHARGE_POINT_STATUS_CHARGING;
-		} else if (in.session || in.ev_plugged == 1) {
+		} else if (c->local_tx && !in.session) {
+			/* a transaction whose contactor we hold open */
+			st = OCPP_CHARGE_POINT_STATUS_SUSPENDED_EVSE;
+		} else if (in.session || c->local_tx) {
+			st = OCPP_CHARGE_POINT_STATUS_PREPARING;
+		} else if (c->finishing) {
+			st = OCPP_CHARGE_POINT_STATUS_FINISHING;
+		} else if (in.ev_plugged == 1) {
 			st = OCPP_CHARGE_POINT_STATUS_PREPARING;
 		}
 	}
@@ -207,12 +173,12 @@ static void send_status(struct cp_connector *c)
 	/* without a clock from the CSMS our time may be wrong: leave the
 	 * optional timestamp out rather than report a wrong one */
 	if (cp->clock_known) {
-		timestamp_now(cp, ts);
+		cp_timestamp_now(cp, ts);
 		json_object_set_new(p, "timestamp", json_string(ts));
 	}
 	if (c->derived_info[0])
 		json_object_set_new(p, "info", json_string(c->derived_info));
-	if (call(cp, "StatusNotification", p, on_status_answer) == 0) {
+	if (cp_call(cp, "StatusNotification", p, on_status_answer) == 0) {
 		c->reported_any = true;
 		c->reported = c->derived;
 		c->reported_err = c->derived_err;
@@ -249,6 +215,11 @@ void ocpp_cp_connector_changed(struct ocpp_cp *cp, unsigned id)
 {
 	if (!cp || id > cp->n)
 		return;
+	if (id > 0) {
+		struct ocpp_cp_connector_info in = { .ev_plugged = -1 };
+		cp->ops->connector_info(cp->user, id, &in);
+		cp_tx_connector_changed(cp, &cp->conn[id], &in);
+	}
 	derive(&cp->conn[id]);
 	status_cb(&cp->conn[id].sul);
 }
@@ -311,7 +282,7 @@ static void send_boot(struct ocpp_cp *cp)
 		return;
 	if (o->serial[0])
 		json_object_set_new(p, "chargePointSerialNumber", json_string(o->serial));
-	if (call(cp, "BootNotification", p, on_boot) != 0)
+	if (cp_call(cp, "BootNotification", p, on_boot) != 0)
 		cp_fsm(cp, CPE_BOOT_FAILED);
 }
 
@@ -395,6 +366,7 @@ static void cp_fsm(struct ocpp_cp *cp, enum cp_event ev)
 		}
 		schedule_heartbeat(cp);
 		report_all(cp, true);
+		cp_tx_kick(cp);
 		return;
 	case CPE_BOOT_PENDING:
 		set_state(cp, OCPP_CP_PENDING, ev);
@@ -543,7 +515,7 @@ static void handle_trigger_message(struct ocpp_cp *cp, const char *id, void *req
 		break;
 	case OCPP_MESSAGE_TRIGGER_HEARTBEAT:
 		if (cp->state == OCPP_CP_ACCEPTED)
-			call(cp, "Heartbeat", json_object(), on_heartbeat);
+			cp_call(cp, "Heartbeat", json_object(), on_heartbeat);
 		break;
 	case OCPP_MESSAGE_TRIGGER_STATUS_NOTIFICATION:
 		if (cp->state != OCPP_CP_ACCEPTED)
@@ -678,6 +650,8 @@ int ocpp_cp_new(struct ocpp_cp **ret, struct lws_context *ctx,
 		goto fail;
 	}
 	r = ocpp_config_load(cp->keys);
+	if (r == 0)
+		r = cp_tx_init(cp, store);
 	if (r < 0) {
 		ws_err("ocpp: cannot load the stored configuration keys: %s", strerror(-r));
 		goto fail;
@@ -712,6 +686,7 @@ struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp)
 	lws_sul_cancel(&cp->reconf_sul);
 	for (unsigned i = 0; i <= cp->n; i++)
 		lws_sul_cancel(&cp->conn[i].sul);
+	cp_tx_free(cp);
 	ocpp_link_free(cp->link);
 	ocpp_config_free(cp->keys);
 	free(cp);

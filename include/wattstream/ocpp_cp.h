@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "wattstream/config.h"
+#include "wattstream/meter.h"
 
 struct lws_context;
 struct ws_store;
@@ -39,6 +40,7 @@ struct ocpp_cp_connector_info {
 	bool session;		/* a session holds the connector */
 	int ev_plugged;		/* 1, 0, -1 unknown */
 	double power_w;
+	const struct ws_reading *reading;	/* last good reading, NULL if none */
 };
 
 struct ocpp_cp_ops {
@@ -46,7 +48,16 @@ struct ocpp_cp_ops {
 	void (*connector_info)(void *user, unsigned id, struct ocpp_cp_connector_info *info);
 	/* The registration state changed (for STATUS= and logs). */
 	void (*state_changed)(void *user, enum ocpp_cp_state state);
+	/* The charge point ended the connector's transaction by itself (the
+	 * Central System refused its idTag, the EV was unplugged): open the
+	 * contactor and end the session.  reason: the OCPP Reason sent. */
+	void (*stop_session)(void *user, unsigned connector, const char *reason);
 };
+
+/* The answer to ocpp_cp_authorize(). status: the idTagInfo status
+ * ("Accepted", "Invalid", ...) or "Offline". */
+typedef void (*ocpp_cp_auth_fn)(void *user, unsigned connector, bool accepted,
+				const char *status);
 
 /* Returns 0 and *ret, or -errno / a positive code after logging why.
  * With an empty [ocpp] url, OCPP is off and *ret is NULL. */
@@ -57,6 +68,29 @@ struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp);
 
 /* A connector's state may have changed: re-derive and report its status. */
 void ocpp_cp_connector_changed(struct ocpp_cp *cp, unsigned id);
+
+/* Asks the Central System whether id_tag may charge (Authorize).  Offline,
+ * the answer is AllowOfflineTxForUnknownId.  cb is called once, later.
+ * Returns 0 or -errno. */
+int ocpp_cp_authorize(struct ocpp_cp *cp, unsigned connector, const char *id_tag,
+		      ocpp_cp_auth_fn cb, void *user);
+
+/* Starts a transaction on connector for id_tag at meter reading meter_wh:
+ * queues its StartTransaction durably (sent now or after an outage) and
+ * samples MeterValues every MeterValueSampleInterval.  Returns 0,
+ * -EBUSY (one runs already), or -EIO. */
+int ocpp_cp_transaction_start(struct ocpp_cp *cp, unsigned connector,
+			      const char *id_tag, double meter_wh);
+
+/* Ends the connector's transaction at meter_wh with reason (an OCPP Reason:
+ * "Local", "EVDisconnected", "DeAuthorized", "PowerLoss", "Reboot", ...).
+ * Returns 0, -ENOENT (none runs) or -EIO. */
+int ocpp_cp_transaction_stop(struct ocpp_cp *cp, unsigned connector, double meter_wh,
+			     const char *reason);
+
+bool ocpp_cp_transaction_active(const struct ocpp_cp *cp, unsigned connector);
+/* Transaction messages waiting in the durable queue. */
+size_t ocpp_cp_queued(const struct ocpp_cp *cp);
 
 enum ocpp_cp_state ocpp_cp_state(const struct ocpp_cp *cp);
 const char *ocpp_cp_state_name(enum ocpp_cp_state s);

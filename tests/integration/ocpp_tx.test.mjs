@@ -1,0 +1,172 @@
+// ocpp_tx.test.mjs: transactions of wattstreamd against the strict test
+// CSMS and the simulated charger: Authorize, StartTransaction with the
+// meter's reading, periodic MeterValues, StopTransaction with its reason
+// (Local, EVDisconnected, DeAuthorized, PowerLoss after kill -9), and
+// delivery of queued messages, in order, after an outage.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { startCsms } from '../../sim/csms/csms.mjs';
+import { WATTSTREAMD, cleanup, lineClient, start, startSim, stopAll, tempDir, until, writeConfig } from './lib/proc.mjs';
+
+const ID = 'CP-tx-1';
+
+function config(dir, csms, sim) {
+  return `[station]
+state_dir = ${dir}/state
+control_socket = ${dir}/control.sock
+[ocpp]
+url = ${csms.url}
+identity = ${ID}
+[bus.default]
+port = ${sim.port}
+timeout_ms = 200
+[connector.1]
+meter_poll_ms = 100
+meter_failsafe_ms = 1000
+max_power_kw = 50
+ev_sense = modbus
+`;
+}
+
+async function startDaemon(dir, text) {
+  const d = await start(WATTSTREAMD, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
+  d.ctl = await lineClient(path.join(dir, 'control.sock'));
+  return d;
+}
+
+describe('transactions', () => {
+  let dir, csms, sim, d;
+  const status = async () => (await d.ctl.cmd('status')).connectors[0];
+  before(async () => {
+    dir = tempDir();
+    csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
+    sim = await startSim(dir, ['--power-kw', '22']);
+    d = await startDaemon(dir, config(dir, csms, sim));
+    await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1);
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'MeterValueSampleInterval', value: '1' })).status, 'Accepted');
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'MeterValuesSampledData', value: 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage' })).status, 'Accepted');
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'StopTxnSampledData', value: 'Energy.Active.Import.Register' })).status, 'Accepted');
+  });
+  after(async () => {
+    await stopAll();
+    await csms.stop();
+    cleanup(dir);
+  });
+
+  test('an authorized idTag starts a transaction at the meter reading, MeterValues follow, Local stop', async () => {
+    const m = csms.mark();
+    const r = await d.ctl.cmd('start 1 TAG-1');
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const auth = await csms.waitFor('Authorize', null, 5000, { since: m });
+    assert.equal(auth.params.idTag, 'TAG-1');
+    const st = await csms.waitFor('StartTransaction', null, 5000, { since: m, replied: true });
+    assert.equal(st.params.idTag, 'TAG-1');
+    assert.equal(st.params.connectorId, 1);
+    assert.ok(Math.abs(st.params.meterStart - 1234500) <= 1, `meterStart ${st.params.meterStart}`);
+    const txId = st.response.result.transactionId;
+    await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Charging', 5000, { since: m });
+    const mv = await csms.waitFor('MeterValues', null, 5000, { since: m });
+    assert.equal(mv.params.transactionId, txId);
+    const sv = mv.params.meterValue[0].sampledValue;
+    const energy = sv.find((s) => s.measurand === 'Energy.Active.Import.Register');
+    assert.equal(energy.unit, 'Wh');
+    assert.equal(energy.context, 'Sample.Periodic');
+    assert.ok(sv.some((s) => s.measurand === 'Voltage' && s.phase === 'L1-N'));
+    assert.ok(sv.some((s) => s.measurand === 'Current.Import' && s.phase === 'L3'));
+    await until(async () => (await sim.ctl.cmd('status 1')).true_energy_wh > 10, { what: 'energy' });
+    const m2 = csms.mark();
+    assert.equal((await d.ctl.cmd('stop 1')).ok, true);
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m2 });
+    assert.equal(stop.params.transactionId, txId);
+    assert.equal(stop.params.reason, 'Local');
+    const sim1 = await sim.ctl.cmd('status 1');
+    assert.ok(stop.params.meterStop >= st.params.meterStart + 10);
+    assert.ok(Math.abs(stop.params.meterStop - Math.floor(1234500 + sim1.true_energy_wh)) <= 1,
+      `meterStop ${stop.params.meterStop} vs meter ${1234500 + sim1.true_energy_wh}`);
+    assert.equal(stop.params.transactionData[0].sampledValue[0].context, 'Transaction.End');
+    // the EV is still plugged: Finishing, then Available once it leaves
+    await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Finishing', 5000, { since: m2 });
+    await sim.ctl.cmd('unplug 1');
+    await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Available', 5000, { since: m2 });
+    assert.match((await d.ctl.cmd('start 1 TAG-X')).error, /no EV plugged in/);
+    await sim.ctl.cmd('plug 1');
+    await until(async () => (await status()).ev === 'plugged', { what: 'plugged' });
+  });
+
+  test('a refused idTag starts nothing', async () => {
+    csms.setIdTag('BAD-1', 'Blocked');
+    const m = csms.mark();
+    await d.ctl.cmd('start 1 BAD-1');
+    await csms.waitFor('Authorize', (x) => x.params.idTag === 'BAD-1', 5000, { since: m });
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal(csms.received('StartTransaction', { since: m }).length, 0);
+    assert.equal((await status()).contactor, 'open');
+  });
+
+  test('unplugging the EV ends the transaction (EVDisconnected) and opens the contactor', async () => {
+    const m = csms.mark();
+    await d.ctl.cmd('start 1 TAG-2');
+    await csms.waitFor('StartTransaction', null, 5000, { since: m, replied: true });
+    await until(async () => (await status()).state === 'energized', { what: 'energized' });
+    await sim.ctl.cmd('unplug 1');
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    assert.equal(stop.params.reason, 'EVDisconnected');
+    await until(async () => (await sim.ctl.cmd('status 1')).coil === 0, { what: 'contactor open' });
+    await sim.ctl.cmd('plug 1');
+    await until(async () => (await status()).ev === 'plugged', { what: 'plugged' });
+  });
+
+  test('a transaction whose idTag the CSMS refuses at StartTransaction ends DeAuthorized', async () => {
+    csms.handle('StartTransaction', ({ params }) => ({ transactionId: 777, idTagInfo: { status: 'Invalid' } }));
+    const m = csms.mark();
+    await d.ctl.cmd('start 1 TAG-3');
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    assert.equal(stop.params.reason, 'DeAuthorized');
+    assert.equal(stop.params.transactionId, 777);
+    csms.handle('StartTransaction', null);
+    await until(async () => (await status()).contactor === 'open', { what: 'contactor open' });
+  });
+
+  test('messages of a transaction run through an outage arrive afterwards, in order, with the right id', async () => {
+    const m = csms.mark();
+    await d.ctl.cmd('start 1 TAG-4');
+    const st = await csms.waitFor('StartTransaction', null, 5000, { since: m, replied: true });
+    const txId = st.response.result.transactionId;
+    const { reopened } = await csms.goAway(4500);
+    await new Promise((res) => setTimeout(res, 3000));
+    assert.ok((await d.ctl.cmd('stop 1')).ok);	// stop while offline: queued
+    await reopened;
+    const stop = await csms.waitFor('StopTransaction', null, 15000, { since: m });
+    assert.equal(stop.params.transactionId, txId);
+    const after_ = csms.received(undefined, { since: m }).filter((x) => x.params?.transactionId === txId);
+    // MeterValues sampled offline came before the StopTransaction, in order
+    const kinds = after_.map((x) => x.action);
+    assert.equal(kinds[kinds.length - 1], 'StopTransaction');
+    assert.ok(kinds.filter((k) => k === 'MeterValues').length >= 2, kinds.join(','));
+    const times = after_.filter((x) => x.action === 'MeterValues').map((x) => Date.parse(x.params.meterValue[0].timestamp));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b));
+    assert.deepEqual(csms.validationFailures, []);
+  });
+
+  test('kill -9 mid-transaction: after the restart it ends PowerLoss, nothing lost or doubled', async () => {
+    const m = csms.mark();
+    await d.ctl.cmd('start 1 TAG-5');
+    const st = await csms.waitFor('StartTransaction', null, 5000, { since: m, replied: true });
+    await until(async () => (await sim.ctl.cmd('status 1')).coil === 1, { what: 'closed' });
+    d.ctl.close();
+    await d.stop('SIGKILL');
+    // the contactor stays closed while nobody runs: energy keeps flowing
+    assert.equal((await sim.ctl.cmd('status 1')).coil, 1);
+    d = await startDaemon(dir, config(dir, csms, sim));
+    const stop = await csms.waitFor('StopTransaction', null, 10000, { since: m });
+    assert.equal(stop.params.reason, 'PowerLoss');
+    assert.equal(stop.params.transactionId, st.response.result.transactionId);
+    assert.equal((await sim.ctl.cmd('status 1')).coil, 0, 'opened at start');
+    const meter = 1234500 + (await sim.ctl.cmd('status 1')).true_energy_wh;
+    assert.ok(Math.abs(stop.params.meterStop - Math.floor(meter)) <= 1, `meterStop ${stop.params.meterStop} vs ${meter}`);
+    assert.equal(csms.received('StartTransaction', { since: m }).length, 1, 'no second StartTransaction');
+    assert.equal(csms.received('StopTransaction', { since: m }).length, 1);
+  });
+});
