@@ -66,6 +66,7 @@ struct ws_daemon {
 	lws_sorted_usec_list_t watchdog_sul;
 	uint64_t watchdog_usec;
 	bool ready_sent;
+	bool reset_requested;
 	char status[256];
 	uint64_t started_us;
 };
@@ -248,10 +249,29 @@ static void cp_state_changed(void *user, enum ocpp_cp_state state)
 	update_status(user);
 }
 
+static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag);
+
+static bool cp_start_session(void *user, unsigned id, const char *id_tag)
+{
+	struct ws_daemon *d = user;
+	return session_begin(d, &d->conn[id - 1], id_tag) == 0;
+}
+
+static void cp_reset(void *user, bool hard)
+{
+	struct ws_daemon *d = user;
+	ws_notice("%s reset: restarting", hard ? "hard" : "soft");
+	d->reset_requested = true;
+	stop_requested = 1;
+	lws_cancel_service(d->lws);
+}
+
 static const struct ocpp_cp_ops cp_ops = {
 	.connector_info = cp_connector_info,
 	.state_changed = cp_state_changed,
 	.stop_session = cp_stop_session,
+	.start_session = cp_start_session,
+	.reset = cp_reset,
 };
 
 /* ---- sessions started by an idTag (the sim's RFID reader) ------------------- */
@@ -547,6 +567,10 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 			reply_error(conn, "no EV plugged in");
 			return;
 		}
+		if (!ocpp_cp_connector_operative(d->ocpp, dc->c.id)) {
+			reply_error(conn, "connector is Unavailable (set by the Central System)");
+			return;
+		}
 		if (!d->ocpp) {
 			int r = session_begin(d, dc, a2);
 			if (r != 0) {
@@ -799,7 +823,9 @@ int daemon_run(struct ws_daemon *d)
 		if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, i + 1))
 			ocpp_cp_transaction_stop(d->ocpp, i + 1, energy_now(&d->conn[i].c), "Reboot");
 	}
-	while (!all_open_confirmed(d) && ws_clock_mono_us() < until) {
+	/* with OCPP on, give the queued StopTransactions a moment to leave */
+	while (((d->ocpp && ocpp_cp_queued(d->ocpp)) || !all_open_confirmed(d)) &&
+	       ws_clock_mono_us() < until) {
 		lws_sul_schedule(d->lws, 0, &d->watchdog_sul, watchdog_cb, 100000);
 		lws_service(d->lws, 0);
 	}
@@ -808,7 +834,7 @@ int daemon_run(struct ws_daemon *d)
 	for (unsigned i = 0; i < d->n_conn; i++)
 		save_reading(d, &d->conn[i]);
 	signal_lws = NULL;
-	return 0;
+	return d->reset_requested ? DAEMON_RESET : 0;
 }
 
 struct ws_daemon *daemon_free(struct ws_daemon *d)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wattstream/config.h"
 #include "wattstream/daemon.h"
@@ -95,6 +96,13 @@ int main(int argc, char **argv)
 		return 1;
 	r = daemon_run(d);
 	daemon_free(d);
+	if (r == DAEMON_RESET) {
+		/* OCPP Reset: a real restart of the process, same PID */
+		ws_notice("wattstreamd restarting");
+		execv("/proc/self/exe", argv);
+		ws_crit("cannot restart: %s", strerror(errno));
+		return 1;
+	}
 	ws_notice("wattstreamd stopped");
 	return r == 0 ? 0 : 1;
 }

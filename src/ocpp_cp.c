@@ -125,6 +125,9 @@ static void derive(struct cp_connector *c)
 	enum ocpp_charge_point_error_code err = OCPP_CHARGE_POINT_ERROR_CODE_NO_ERROR;
 
 	c->derived_info[0] = '\0';
+	bool inoperative = c->inoperative || cp->conn[0].inoperative;
+	if (c->id == 0 && c->inoperative)
+		st = OCPP_CHARGE_POINT_STATUS_UNAVAILABLE;
 	if (c->id > 0) {
 		cp->ops->connector_info(cp->user, c->id, &in);
 		if (in.faulted_meter || in.faulted_contactor) {
@@ -141,6 +144,8 @@ static void derive(struct cp_connector *c)
 			st = OCPP_CHARGE_POINT_STATUS_SUSPENDED_EVSE;
 		} else if (in.session || c->local_tx) {
 			st = OCPP_CHARGE_POINT_STATUS_PREPARING;
+		} else if (inoperative) {
+			st = OCPP_CHARGE_POINT_STATUS_UNAVAILABLE;
 		} else if (c->finishing) {
 			st = OCPP_CHARGE_POINT_STATUS_FINISHING;
 		} else if (in.ev_plugged == 1) {
@@ -419,7 +424,7 @@ static void on_disconnected(void *user, struct ocpp_link *link,
 	cp_fsm(cp, CPE_DISCONNECTED);
 }
 
-static void reply(struct ocpp_cp *cp, const char *id, json_t *result)
+void cp_reply(struct ocpp_cp *cp, const char *id, json_t *result)
 {
 	struct ocpp_err err = { 0 };
 	if (!result) {
@@ -464,7 +469,7 @@ static void handle_get_configuration(struct ocpp_cp *cp, const char *id, void *r
 		json_object_set(res, "unknownKey", unknown);
 	json_decref(known);
 	json_decref(unknown);
-	reply(cp, id, res);
+	cp_reply(cp, id, res);
 }
 
 static void handle_change_configuration(struct ocpp_cp *cp, const char *id, void *req)
@@ -477,14 +482,14 @@ static void handle_change_configuration(struct ocpp_cp *cp, const char *id, void
 		strcasecmp(r->key, "AuthorizationKey") == 0 ? "" : " = ",
 		strcasecmp(r->key, "AuthorizationKey") == 0 ? "" : r->value,
 		status ? status : "Rejected");
-	reply(cp, id, json_pack("{s:s}", "status", status ? status : "Rejected"));
+	cp_reply(cp, id, json_pack("{s:s}", "status", status ? status : "Rejected"));
 }
 
 static void handle_data_transfer(struct ocpp_cp *cp, const char *id, void *req)
 {
 	const struct ocpp_data_transfer_req *r = req;
 	/* no inbound messages of our own vendor yet */
-	reply(cp, id, json_pack("{s:s}", "status",
+	cp_reply(cp, id, json_pack("{s:s}", "status",
 				strcmp(r->vendor_id, OCPP_CP_VENDOR_ID) == 0 ?
 				"UnknownMessageId" : "UnknownVendorId"));
 }
@@ -495,7 +500,7 @@ static void handle_trigger_message(struct ocpp_cp *cp, const char *id, void *req
 	const char *status = "Accepted";
 
 	if (r->has_connector_id && (r->connector_id < 0 || (unsigned)r->connector_id > cp->n)) {
-		reply(cp, id, json_pack("{s:s}", "status", "Rejected"));
+		cp_reply(cp, id, json_pack("{s:s}", "status", "Rejected"));
 		return;
 	}
 	switch (r->requested_message) {
@@ -508,7 +513,7 @@ static void handle_trigger_message(struct ocpp_cp *cp, const char *id, void *req
 		break;
 	}
 	/* the answer goes first; the triggered message follows it */
-	reply(cp, id, json_pack("{s:s}", "status", status));
+	cp_reply(cp, id, json_pack("{s:s}", "status", status));
 	switch (r->requested_message) {
 	case OCPP_MESSAGE_TRIGGER_BOOT_NOTIFICATION:
 		send_boot(cp);
@@ -535,10 +540,16 @@ static const struct {
 	const char *action;
 	void (*fn)(struct ocpp_cp *cp, const char *id, void *req);
 } handlers[] = {
+	{ "ChangeAvailability", cp_handle_change_availability },
 	{ "ChangeConfiguration", handle_change_configuration },
+	{ "ClearCache", cp_handle_clear_cache },
 	{ "DataTransfer", handle_data_transfer },
 	{ "GetConfiguration", handle_get_configuration },
+	{ "RemoteStartTransaction", cp_handle_remote_start },
+	{ "RemoteStopTransaction", cp_handle_remote_stop },
+	{ "Reset", cp_handle_reset },
 	{ "TriggerMessage", handle_trigger_message },
+	{ "UnlockConnector", cp_handle_unlock_connector },
 };
 
 static void on_call(void *user, struct ocpp_link *link, const char *id,
@@ -650,8 +661,11 @@ int ocpp_cp_new(struct ocpp_cp **ret, struct lws_context *ctx,
 		goto fail;
 	}
 	r = ocpp_config_load(cp->keys);
+	cp->store = store;
 	if (r == 0)
 		r = cp_tx_init(cp, store);
+	if (r == 0)
+		r = cp_remote_init(cp);
 	if (r < 0) {
 		ws_err("ocpp: cannot load the stored configuration keys: %s", strerror(-r));
 		goto fail;
@@ -687,6 +701,7 @@ struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp)
 	for (unsigned i = 0; i <= cp->n; i++)
 		lws_sul_cancel(&cp->conn[i].sul);
 	cp_tx_free(cp);
+	cp_remote_free(cp);
 	ocpp_link_free(cp->link);
 	ocpp_config_free(cp->keys);
 	free(cp);

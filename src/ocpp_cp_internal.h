@@ -30,6 +30,9 @@ struct cp_connector {
 	int64_t local_tx;		/* 0: none */
 	bool recovering;		/* running at the last stop: end at the first reading */
 	bool finishing;			/* ended with the EV still plugged */
+	/* availability (ocpp_remote.c) */
+	bool inoperative;		/* ChangeAvailability Inoperative in force */
+	int scheduled;			/* -1 none, else the availability due after the transaction */
 	lws_sorted_usec_list_t mv_sul;	/* sampled MeterValues */
 	bool reported_any;
 	enum ocpp_charge_point_status reported, derived;
@@ -57,6 +60,9 @@ struct ocpp_cp {
 	struct cp_connector conn[WS_MAX_CONNECTORS + 1];
 	/* transaction messages (ocpp_tx.c) */
 	struct ocpp_queue *queue;
+	struct ws_store *store;
+	lws_sorted_usec_list_t reset_sul;
+	bool reset_hard;
 	lws_sorted_usec_list_t tx_sul;	/* resend after a failure */
 	bool tx_inflight;
 	int64_t tx_seq;			/* the message in flight */
@@ -67,6 +73,20 @@ struct ocpp_cp {
 int cp_call(struct ocpp_cp *cp, const char *action, json_t *payload, ocpp_link_answer_fn cb);
 /* The Central System's time, as an OCPP dateTime string. */
 void cp_timestamp_now(struct ocpp_cp *cp, char out[OCPP_DATETIME_MAX + 1]);
+
+/* ocpp_remote.c: RemoteStart/StopTransaction, Reset, ChangeAvailability,
+ * UnlockConnector, ClearCache; each handler answers the CALL id. */
+void cp_handle_remote_start(struct ocpp_cp *cp, const char *id, void *req);
+void cp_handle_remote_stop(struct ocpp_cp *cp, const char *id, void *req);
+void cp_handle_reset(struct ocpp_cp *cp, const char *id, void *req);
+void cp_handle_change_availability(struct ocpp_cp *cp, const char *id, void *req);
+void cp_handle_unlock_connector(struct ocpp_cp *cp, const char *id, void *req);
+void cp_handle_clear_cache(struct ocpp_cp *cp, const char *id, void *req);
+int cp_remote_init(struct ocpp_cp *cp);
+void cp_remote_free(struct ocpp_cp *cp);
+/* A transaction ended on c: apply a scheduled availability change. */
+void cp_remote_tx_ended(struct ocpp_cp *cp, struct cp_connector *c);
+void cp_reply(struct ocpp_cp *cp, const char *id, json_t *result);
 
 /* ocpp_tx.c */
 int cp_tx_init(struct ocpp_cp *cp, struct ws_store *store);

@@ -314,6 +314,7 @@ int ocpp_cp_transaction_stop(struct ocpp_cp *cp, unsigned connector, double mete
 	c->local_tx = 0;
 	c->recovering = false;
 	c->finishing = in.ev_plugged == 1;
+	cp_remote_tx_ended(cp, c);
 	lws_sul_cancel(&c->mv_sul);
 	ocpp_cp_connector_changed(cp, connector);
 	tx_send_next(cp);

@@ -72,6 +72,11 @@ static const char *const migrations[] = {
 	"  count INTEGER NOT NULL,"
 	"  seq INTEGER, action TEXT, connector INTEGER, local_tx INTEGER,"
 	"  attempts INTEGER, failures INTEGER, payload TEXT);",
+	/* 2 -> 3: ChangeAvailability, kept across restarts */
+	"CREATE TABLE ocpp_availability ("
+	"  connector INTEGER PRIMARY KEY,"
+	"  operative INTEGER NOT NULL,"
+	"  scheduled INTEGER);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -12,8 +12,11 @@ struct ws_daemon;
  * reason and returns -errno (or a positive store code) on failure. */
 int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg);
 
+#define DAEMON_RESET 1	/* daemon_run(): the Central System asked for a Reset */
+
 /* Runs the event loop until SIGTERM or SIGINT; then opens every contactor
- * (waiting up to 2 s for the read-back) and returns 0. */
+ * (waiting up to 2 s for the read-back) and returns 0, or DAEMON_RESET
+ * when the process must start again (main re-executes itself). */
 int daemon_run(struct ws_daemon *d);
 
 struct ws_daemon *daemon_free(struct ws_daemon *d);

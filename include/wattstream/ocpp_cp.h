@@ -52,6 +52,11 @@ struct ocpp_cp_ops {
 	 * Central System refused its idTag, the EV was unplugged): open the
 	 * contactor and end the session.  reason: the OCPP Reason sent. */
 	void (*stop_session)(void *user, unsigned connector, const char *reason);
+	/* RemoteStartTransaction, authorized: begin a session for id_tag as
+	 * for a local one.  Returns true if it began. */
+	bool (*start_session)(void *user, unsigned connector, const char *id_tag);
+	/* Reset: every transaction has been stopped; restart the process. */
+	void (*reset)(void *user, bool hard);
 };
 
 /* The answer to ocpp_cp_authorize(). status: the idTagInfo status
@@ -89,6 +94,9 @@ int ocpp_cp_transaction_stop(struct ocpp_cp *cp, unsigned connector, double mete
 			     const char *reason);
 
 bool ocpp_cp_transaction_active(const struct ocpp_cp *cp, unsigned connector);
+/* False while the Central System set the connector (or the whole charge
+ * point, connector 0) Inoperative: no session may start. */
+bool ocpp_cp_connector_operative(const struct ocpp_cp *cp, unsigned connector);
 /* Transaction messages waiting in the durable queue. */
 size_t ocpp_cp_queued(const struct ocpp_cp *cp);
 

@@ -170,3 +170,87 @@ describe('transactions', () => {
     assert.equal(csms.received('StopTransaction', { since: m }).length, 1);
   });
 });
+
+describe('remote control by the Central System', () => {
+  let dir, csms, sim, d;
+  const status = async () => (await d.ctl.cmd('status')).connectors[0];
+  const statusNote = (st, since) => csms.waitFor('StatusNotification',
+    (x) => x.params.connectorId === 1 && x.params.status === st, 5000, { since });
+  before(async () => {
+    dir = tempDir();
+    csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
+    sim = await startSim(dir, ['--power-kw', '11']);
+    d = await startDaemon(dir, config(dir, csms, sim));
+    await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1);
+  });
+  after(async () => {
+    await stopAll();
+    await csms.stop();
+    cleanup(dir);
+  });
+
+  test('RemoteStartTransaction and RemoteStopTransaction', async () => {
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'AuthorizeRemoteTxRequests', value: 'true' })).status, 'Accepted');
+    const m = csms.mark();
+    assert.equal((await csms.call(ID, 'RemoteStartTransaction', { connectorId: 1, idTag: 'REMOTE-1' })).status, 'Accepted');
+    const st = await csms.waitFor('StartTransaction', null, 5000, { since: m, replied: true });
+    assert.equal(st.params.idTag, 'REMOTE-1');
+    // AuthorizeRemoteTxRequests: authorized first
+    assert.equal(csms.received('Authorize', { since: m }).length, 1);
+    assert.equal((await csms.call(ID, 'RemoteStartTransaction', { connectorId: 1, idTag: 'REMOTE-2' })).status, 'Rejected', 'busy');
+    assert.equal((await csms.call(ID, 'RemoteStopTransaction', { transactionId: 99999 })).status, 'Rejected');
+    const txId = st.response.result.transactionId;
+    assert.equal((await csms.call(ID, 'RemoteStopTransaction', { transactionId: txId })).status, 'Accepted');
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    assert.equal(stop.params.reason, 'Remote');
+    assert.equal(stop.params.transactionId, txId);
+    await until(async () => (await status()).contactor === 'open', { what: 'open' });
+  });
+
+  test('ChangeAvailability: Inoperative now, kept across a restart; Scheduled during a transaction', async () => {
+    let m = csms.mark();
+    assert.equal((await csms.call(ID, 'ChangeAvailability', { connectorId: 1, type: 'Inoperative' })).status, 'Accepted');
+    await statusNote('Unavailable', m);
+    assert.match((await d.ctl.cmd('start 1 TAG-U')).error, /Unavailable/);
+    await d.stop();
+    m = csms.mark();
+    d = await startDaemon(dir, config(dir, csms, sim));
+    await statusNote('Unavailable', m);
+    assert.equal((await csms.call(ID, 'ChangeAvailability', { connectorId: 1, type: 'Operative' })).status, 'Accepted');
+    await statusNote('Preparing', m);
+    // during a transaction the change waits for its end
+    m = csms.mark();
+    await d.ctl.cmd('start 1 TAG-S');
+    await csms.waitFor('StartTransaction', null, 5000, { since: m });
+    assert.equal((await csms.call(ID, 'ChangeAvailability', { connectorId: 0, type: 'Inoperative' })).status, 'Scheduled');
+    await d.ctl.cmd('stop 1');
+    await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    await statusNote('Unavailable', m);
+    assert.equal((await csms.call(ID, 'ChangeAvailability', { connectorId: 0, type: 'Operative' })).status, 'Accepted');
+  });
+
+  test('UnlockConnector (no lock: NotSupported, but the transaction stops) and ClearCache', async () => {
+    const m = csms.mark();
+    await until(async () => (await d.ctl.cmd('start 1 TAG-L')).ok, { what: 'started' });
+    await csms.waitFor('StartTransaction', null, 5000, { since: m });
+    assert.equal((await csms.call(ID, 'UnlockConnector', { connectorId: 1 })).status, 'NotSupported');
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    assert.equal(stop.params.reason, 'UnlockCommand');
+    assert.equal((await csms.call(ID, 'ClearCache', {})).status, 'Accepted');
+  });
+
+  test('Reset stops the transaction (SoftReset) and restarts the process', async () => {
+    let m = csms.mark();
+    await until(async () => (await d.ctl.cmd('start 1 TAG-R')).ok, { what: 'started' });
+    await csms.waitFor('StartTransaction', null, 5000, { since: m });
+    m = csms.mark();
+    assert.equal((await csms.call(ID, 'Reset', { type: 'Soft' })).status, 'Accepted');
+    const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
+    assert.equal(stop.params.reason, 'SoftReset');
+    // the same process (exec keeps the PID) boots again
+    await d.waitLine(/wattstreamd restarting/, 10000);
+    await csms.waitFor('BootNotification', null, 15000, { since: m });
+    assert.equal(d.child.exitCode, null, 'still running after the reset');
+    assert.equal(csms.received('StopTransaction', { since: m }).length, 1, 'no second stop after the restart');
+  });
+});
