@@ -77,6 +77,13 @@ static const char *const migrations[] = {
 	"  connector INTEGER PRIMARY KEY,"
 	"  operative INTEGER NOT NULL,"
 	"  scheduled INTEGER);",
+	/* 3 -> 4: payment channels (pay_ledger.c); amounts are 32-byte
+	 * big-endian BLOBs */
+	"CREATE TABLE pay_channels ("
+	"  id BLOB PRIMARY KEY,"
+	"  highest BLOB, highest_sig BLOB, highest_ms INTEGER,"
+	"  billed BLOB, claimed BLOB,"
+	"  denied INTEGER NOT NULL DEFAULT 0, deny_reason TEXT);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))
