@@ -1024,22 +1024,20 @@ int ws_chain_claim_calldata(const struct ws_chain_claim *claims, size_t n, uint8
 	return ws_abi_enc_finish(&e, out, len);
 }
 
-int ws_chain_claim(ws_chain *c, const uint8_t contract[20], const struct ws_chain_signer *s,
-		   const struct ws_chain_claim *claims, size_t n, ws_chain_tx_cb cb, void *user)
+/* Sends a transaction calling contract with calldata (taken over by the op). */
+static int send_call(ws_chain *c, const uint8_t contract[20], const struct ws_chain_signer *s,
+		     uint8_t *calldata, size_t len, ws_chain_tx_cb cb, void *user)
 {
 	struct chain_op *op;
 	int r;
 
-	if (!s || !s->seckey)
-		return -EINVAL;
 	op = op_new(c, OP_CLAIM, (void (*)(void))cb, user);
-	if (!op)
+	if (!op) {
+		free(calldata);
 		return -ENOMEM;
-	r = ws_chain_claim_calldata(claims, n, &op->calldata, &op->calldata_len);
-	if (r) {
-		op_free(op);
-		return r;
 	}
+	op->calldata = calldata;
+	op->calldata_len = len;
 	memcpy(op->contract, contract, 20);
 	memcpy(op->seckey, s->seckey, 32);
 	memcpy(op->from, s->address, 20);
@@ -1050,6 +1048,33 @@ int ws_chain_claim(ws_chain *c, const uint8_t contract[20], const struct ws_chai
 	if (r)
 		op_free(op);
 	return r;
+}
+
+int ws_chain_claim(ws_chain *c, const uint8_t contract[20], const struct ws_chain_signer *s,
+		   const struct ws_chain_claim *claims, size_t n, ws_chain_tx_cb cb, void *user)
+{
+	uint8_t *calldata;
+	size_t len;
+	int r;
+
+	if (!s || !s->seckey)
+		return -EINVAL;
+	r = ws_chain_claim_calldata(claims, n, &calldata, &len);
+	if (r)
+		return r;
+	return send_call(c, contract, s, calldata, len, cb, user);
+}
+
+int ws_chain_send_call(ws_chain *c, const uint8_t contract[20], const struct ws_chain_signer *s,
+		       const uint8_t *calldata, size_t len, ws_chain_tx_cb cb, void *user)
+{
+	if (!s || !s->seckey || !calldata || !len)
+		return -EINVAL;
+	uint8_t *copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, calldata, len);
+	return send_call(c, contract, s, copy, len, cb, user);
 }
 
 int ws_chain_close_requests(ws_chain *c, const uint8_t contract[20], uint64_t from_block,

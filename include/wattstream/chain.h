@@ -203,6 +203,13 @@ int ws_chain_claim(ws_chain *c, const uint8_t contract[20], const struct ws_chai
 		   const struct ws_chain_claim *claims, size_t n, ws_chain_tx_cb cb, void *user)
 	__attribute__((warn_unused_result));
 
+/* Any other contract call as a transaction, the same way as a claim
+ * (offers published in the registry, close requests of the wallet):
+ * calldata is copied. */
+int ws_chain_send_call(ws_chain *c, const uint8_t contract[20], const struct ws_chain_signer *s,
+		       const uint8_t *calldata, size_t len, ws_chain_tx_cb cb, void *user)
+	__attribute__((warn_unused_result));
+
 /* The calldata of claim / claimMany (for tests and eth_call dry runs). */
 int ws_chain_claim_calldata(const struct ws_chain_claim *claims, size_t n, uint8_t **out,
 			    size_t *len)
