@@ -21,7 +21,7 @@
 #include "wattstream/parse.h"
 #include "ws-build-config.h"
 
-enum key_type { K_STR, K_U32, K_BOOL, K_DOUBLE, K_ENUM, K_I32, K_SECRET };
+enum key_type { K_STR, K_U32, K_BOOL, K_DOUBLE, K_ENUM, K_I32, K_SECRET, K_U64 };
 
 struct key_def {
 	const char *name;
@@ -35,6 +35,7 @@ struct key_def {
 #define STR(n, s, f) { n, K_STR, offsetof(s, f), sizeof(((s *)0)->f), 0, 0, NULL }
 #define SECRET(n, s, f) { n, K_SECRET, offsetof(s, f), sizeof(((s *)0)->f), 0, 0, NULL }
 #define U32(n, s, f, lo, hi) { n, K_U32, offsetof(s, f), 0, lo, hi, NULL }
+#define U64(n, s, f, lo, hi) { n, K_U64, offsetof(s, f), 0, lo, hi, NULL }
 #define I32(n, s, f, lo, hi) { n, K_I32, offsetof(s, f), 0, lo, hi, NULL }
 #define BOOL(n, s, f) { n, K_BOOL, offsetof(s, f), 0, 0, 0, NULL }
 #define DBL(n, s, f, lo, hi) { n, K_DOUBLE, offsetof(s, f), 0, lo, hi, NULL }
@@ -68,6 +69,26 @@ static const struct key_def ocpp_keys[] = {
 	STR("vendor", struct ws_ocpp_config, vendor),
 	STR("model", struct ws_ocpp_config, model),
 	STR("serial", struct ws_ocpp_config, serial),
+	{ 0 },
+};
+
+static const struct key_def payment_keys[] = {
+	BOOL("enabled", struct ws_payment_config, enabled),
+	STR("rpc_url", struct ws_payment_config, rpc_url),
+	STR("deployment", struct ws_payment_config, deployment),
+	STR("listen", struct ws_payment_config, listen),
+	U32("port", struct ws_payment_config, port, 1, 65535),
+	STR("endpoint", struct ws_payment_config, endpoint),
+	U64("price_per_kwh", struct ws_payment_config, price_per_kwh, 1, 1e19),
+	U32("increment_wh", struct ws_payment_config, increment_wh, 1, 100000),
+	U32("prepaid_increments", struct ws_payment_config, prepaid_increments, 1, 100),
+	U32("grace_s", struct ws_payment_config, grace_s, 0, 3600),
+	U64("min_deposit", struct ws_payment_config, min_deposit, 0, 1e19),
+	STR("location", struct ws_payment_config, location),
+	STR("station_key_file", struct ws_payment_config, station_key_file),
+	STR("payee_key_file", struct ws_payment_config, payee_key_file),
+	STR("tls_cert_file", struct ws_payment_config, tls_cert_file),
+	STR("tls_key_file", struct ws_payment_config, tls_key_file),
 	{ 0 },
 };
 
@@ -121,6 +142,7 @@ struct parse_state {
 	/* keys seen per section instance, for duplicates */
 	uint32_t seen_station;
 	uint32_t seen_ocpp;
+	uint32_t seen_payment;
 	uint32_t seen_bus[WS_MAX_BUSES];
 	uint32_t seen_conn[WS_MAX_CONNECTORS];
 	uint32_t seen_profile[WS_MAX_PROFILES];
@@ -176,6 +198,10 @@ static int set_key(struct parse_state *st, const struct key_def *keys,
 		case K_U32:
 			r = ws_parse_u32(value, (uint32_t)k->min, (uint32_t)k->max, p);
 			break;
+		case K_U64:
+			r = ws_parse_u64(value, (uint64_t)k->min,
+					 k->max >= 1.8e19 ? UINT64_MAX : (uint64_t)k->max, p);
+			break;
 		case K_I32: {
 			int64_t v;
 			r = ws_parse_i64(value, (int64_t)k->min, (int64_t)k->max, &v);
@@ -208,6 +234,7 @@ static int set_key(struct parse_state *st, const struct key_def *keys,
 				  value[0] ? "value too long" : "empty value");
 			break;
 		case K_U32:
+		case K_U64:
 		case K_I32:
 			add_error(st->errs, st->name, st->line,
 				  "[%s] %s = '%s': expected an integer from %.0f to %.0f",
@@ -317,6 +344,15 @@ void ws_config_defaults(struct ws_config *cfg)
 	strcpy(cfg->ocpp.identity, "wattstream-1");
 	strcpy(cfg->ocpp.vendor, "wattstream");
 	strcpy(cfg->ocpp.model, "wattstream");
+	struct ws_payment_config *p = &cfg->payment;
+	strcpy(p->rpc_url, "http://127.0.0.1:8545");
+	strcpy(p->listen, "127.0.0.1");
+	p->port = 8443;
+	p->price_per_kwh = 300000;	/* 0.30 of a 6-decimal token */
+	p->increment_wh = 100;
+	p->prepaid_increments = 1;
+	p->grace_s = 30;
+	p->min_deposit = 3000000;	/* 10 kWh at the default price */
 }
 
 static int find_bus(const struct ws_config *cfg, const char *name)
@@ -366,6 +402,8 @@ static int section_instance(struct parse_state *st, const char *section, bool cr
 	if (kind == 7 && strncmp(section, "station", 7) == 0 && !dot)
 		return 0;
 	if (kind == 4 && strncmp(section, "ocpp", 4) == 0 && !dot)
+		return 0;
+	if (kind == 7 && strncmp(section, "payment", 7) == 0 && !dot)
 		return 0;
 	if (kind == 3 && strncmp(section, "bus", 3) == 0 && dot) {
 		int i = find_bus(cfg, arg);
@@ -420,7 +458,7 @@ static int section_instance(struct parse_state *st, const char *section, bool cr
 	}
 	if (create && strcmp(st->bad_section, section) != 0) {
 		add_error(st->errs, st->name, st->line,
-			  "unknown section [%s] (expected [station], [ocpp], [bus.NAME], [connector.N] or [profile.NAME])",
+			  "unknown section [%s] (expected [station], [ocpp], [payment], [bus.NAME], [connector.N] or [profile.NAME])",
 			  section);
 		ws_strcpy(st->bad_section, sizeof(st->bad_section), section);
 	}
@@ -480,7 +518,13 @@ static int handler(void *user, const char *section, const char *name,
 		set_key(st, connector_keys, &cfg->conn[i], &st->seen_conn[i], section,
 			name, value);
 		break;
-	case 'p': {
+	case 'p':
+		if (section[1] == 'a') {	/* [payment] */
+			set_key(st, payment_keys, &cfg->payment, &st->seen_payment, section,
+				name, value);
+			break;
+		}
+		{
 		int q = meter_quantity_parse(name);
 		if (q < 0) {
 			add_error(st->errs, st->name, st->line,
@@ -587,6 +631,16 @@ static void validate(struct parse_state *st)
 		add_error(st->errs, nm, 0, "[ocpp] security_profile 3 needs client_cert_file and client_key_file");
 	/* no authorization_key with profile 1 or 2 is not an error here: the
 	 * Central System may have set AuthorizationKey (kept in the store) */
+
+	const struct ws_payment_config *pc = &cfg->payment;
+	if (pc->enabled && !pc->deployment[0])
+		add_error(st->errs, nm, 0, "[payment] enabled needs deployment (the contracts' deployment JSON)");
+	if (pc->enabled && strncmp(pc->rpc_url, "http://", 7) != 0 &&
+	    strncmp(pc->rpc_url, "https://", 8) != 0)
+		add_error(st->errs, nm, 0, "[payment] rpc_url must start with http:// or https://");
+	if (!pc->tls_cert_file[0] != !pc->tls_key_file[0])
+		add_error(st->errs, nm, 0, "[payment] tls_cert_file and tls_key_file go together");
+	/* payments without [ocpp] are allowed: sessions are then local only */
 
 	if (cfg->n_connectors == 0)
 		connector_defaults(&cfg->conn[cfg->n_connectors++], 1, 0);
@@ -782,6 +836,10 @@ static void print_keys(FILE *out, const struct key_def *keys, const void *base)
 		case K_U32:
 			fprintf(out, "%s = %u\n", k->name, *(const uint32_t *)p);
 			break;
+		case K_U64:
+			fprintf(out, "%s = %llu\n", k->name,
+				(unsigned long long)*(const uint64_t *)p);
+			break;
 		case K_I32:
 			fprintf(out, "%s = %d\n", k->name, *(const int32_t *)p);
 			break;
@@ -808,6 +866,8 @@ void ws_config_print(const struct ws_config *cfg, FILE *out)
 	print_keys(out, station_keys, cfg);
 	fprintf(out, "\n[ocpp]\n");
 	print_keys(out, ocpp_keys, &cfg->ocpp);
+	fprintf(out, "\n[payment]\n");
+	print_keys(out, payment_keys, &cfg->payment);
 	for (unsigned i = 0; i < cfg->n_buses; i++) {
 		fprintf(out, "\n[bus.%s]\n", cfg->bus[i].name);
 		print_keys(out, bus_keys, &cfg->bus[i]);

@@ -111,12 +111,33 @@ struct ws_ocpp_config {
 	char serial[26];		/* chargePointSerialNumber, "" = none */
 };
 
+/* [payment]: paid charging (docs/payments.md). */
+struct ws_payment_config {
+	bool enabled;
+	char rpc_url[512];		/* Ethereum JSON-RPC endpoint */
+	char deployment[PATH_MAX];	/* JSON written by contracts/scripts/deploy.mjs */
+	char listen[64];		/* wallet endpoint address */
+	uint32_t port;
+	char endpoint[257];		/* URL in the offer; "" = ws://listen:port/wallet */
+	uint64_t price_per_kwh;		/* token base units */
+	uint32_t increment_wh;
+	uint32_t prepaid_increments;
+	uint32_t grace_s;
+	uint64_t min_deposit;		/* token base units */
+	char location[65];		/* geohash hint in the offer */
+	char station_key_file[PATH_MAX];	/* "" = state_dir/station.key */
+	char payee_key_file[PATH_MAX];		/* "" = state_dir/payee.key */
+	char tls_cert_file[PATH_MAX];
+	char tls_key_file[PATH_MAX];
+};
+
 struct ws_config {
 	char path[PATH_MAX];		/* file read, "" if embedded defaults */
 	char state_dir[PATH_MAX];
 	char control_socket[WS_SOCKPATH_MAX];
 	int log_level;			/* syslog priority */
 	struct ws_ocpp_config ocpp;
+	struct ws_payment_config payment;
 	unsigned n_buses;
 	struct ws_bus_config bus[WS_MAX_BUSES];
 	unsigned n_connectors;
