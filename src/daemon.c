@@ -26,6 +26,7 @@
 #include "wattstream/control.h"
 #include "wattstream/log.h"
 #include "wattstream/ocpp_cp.h"
+#include "wattstream/pay_station.h"
 #include "wattstream/parse.h"
 #include "wattstream/store.h"
 #include "ws-build-config.h"
@@ -54,6 +55,7 @@ struct ws_daemon {
 	struct ws_store *store;
 	struct ws_control *control;
 	struct ocpp_cp *ocpp;		/* NULL: OCPP off */
+	struct pay_station *pay;	/* NULL: payments off */
 	int pipe_rd, pipe_wr;
 	struct lws *pipe_wsi;
 	unsigned char rx[sizeof(struct bus_msg) * 16];
@@ -210,6 +212,7 @@ static void op_reading(void *user, struct ws_connector *c)
 
 	/* plug state and power feed the OCPP status (cheap when unchanged) */
 	ocpp_cp_connector_changed(d->ocpp, c->id);
+	pay_station_reading(d->pay, c->id);
 
 	if (!dc->saved_us || ws_clock_mono_us() - dc->saved_us >= STORE_READING_EVERY_S * 1000000ull)
 		save_reading(d, dc);
@@ -220,6 +223,7 @@ static void op_state(void *user, struct ws_connector *c, enum connector_state fr
 	struct ws_daemon *d = user;
 	update_status(d);
 	ocpp_cp_connector_changed(d->ocpp, c->id);
+	pay_station_connector_changed(d->pay, c->id);
 }
 
 static void cp_connector_info(void *user, unsigned id, struct ocpp_cp_connector_info *info)
@@ -242,6 +246,7 @@ static void cp_stop_session(void *user, unsigned id, const char *reason)
 {
 	struct ws_daemon *d = user;
 	connector_fsm(&d->conn[id - 1].c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
+	pay_station_session_stopped(d->pay, id, reason);
 }
 
 static void cp_state_changed(void *user, enum ocpp_cp_state state)
@@ -272,6 +277,56 @@ static const struct ocpp_cp_ops cp_ops = {
 	.stop_session = cp_stop_session,
 	.start_session = cp_start_session,
 	.reset = cp_reset,
+};
+
+/* ---- paid sessions (pay_station.c) ----------------------------------------------- */
+
+static void pay_connector_info(void *user, unsigned id, struct pay_connector_info *out)
+{
+	struct ws_daemon *d = user;
+	const struct ws_connector *c = &d->conn[id - 1].c;
+
+	out->ready = c->state == CONN_READY && !c->faults;
+	out->faulted = c->faults != 0;
+	out->operative = ocpp_cp_connector_operative(d->ocpp, id);
+	out->ev_plugged = c->ev_plugged;
+	out->reading = c->have_reading ? &c->last : NULL;
+}
+
+static int pay_close(void *user, unsigned id, const char *session)
+{
+	struct ws_daemon *d = user;
+	struct ws_connector *c = &d->conn[id - 1].c;
+	if (c->state == CONN_CLOSING || c->state == CONN_ENERGIZED)
+		return 0;
+	return connector_fsm(c, CEV_CLOSE_REQUEST, session, ws_clock_mono_us());
+}
+
+static void pay_open(void *user, unsigned id, const char *reason)
+{
+	struct ws_daemon *d = user;
+	connector_fsm(&d->conn[id - 1].c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
+}
+
+static int pay_tx_start(void *user, unsigned id, const char *id_tag, double meter_wh)
+{
+	struct ws_daemon *d = user;
+	return d->ocpp ? ocpp_cp_transaction_start(d->ocpp, id, id_tag, meter_wh) : 0;
+}
+
+static void pay_tx_stop(void *user, unsigned id, double meter_wh, const char *reason)
+{
+	struct ws_daemon *d = user;
+	if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, id))
+		ocpp_cp_transaction_stop(d->ocpp, id, meter_wh, reason);
+}
+
+static const struct pay_station_ops pay_ops = {
+	.connector_info = pay_connector_info,
+	.close = pay_close,
+	.open = pay_open,
+	.tx_start = pay_tx_start,
+	.tx_stop = pay_tx_stop,
 };
 
 /* ---- sessions started by an idTag (the sim's RFID reader) ------------------- */
@@ -317,6 +372,7 @@ static void session_end(struct ws_daemon *d, struct daemon_connector *dc, const 
 	connector_fsm(&dc->c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
 	if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id))
 		ocpp_cp_transaction_stop(d->ocpp, dc->c.id, energy_now(&dc->c), reason);
+	pay_station_session_stopped(d->pay, dc->c.id, reason);
 }
 
 static const struct connector_ops connector_ops = {
@@ -513,6 +569,10 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 		json_t *arr = json_array();
 		for (unsigned i = 0; i < d->n_conn; i++)
 			json_array_append_new(arr, connector_json(&d->conn[i].c, now));
+		for (unsigned i = 0; d->pay && i < d->n_conn; i++) {
+			json_t *p = pay_station_status(d->pay, i + 1);
+			json_object_set_new(json_array_get(arr, i), "payment", p ? p : json_null());
+		}
 		for (unsigned i = 0; d->ocpp && i < d->n_conn; i++) {
 			json_object_set_new(json_array_get(arr, i), "ocpp_status",
 					    json_string(ocpp_cp_connector_status(d->ocpp, i + 1)));
@@ -559,7 +619,7 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 			return;
 		}
 		if (dc->auth_tag[0] || (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id)) ||
-		    dc->c.state != CONN_READY) {
+		    pay_station_session_active(d->pay, dc->c.id) || dc->c.state != CONN_READY) {
 			reply_error(conn, dc->c.faults ? "connector is faulted" : "connector is busy");
 			return;
 		}
@@ -774,6 +834,10 @@ int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg)
 	if (r < 0)
 		goto fail;
 
+	r = pay_station_new(&d->pay, d->lws, cfg, d->store, &pay_ops, d);
+	if (r < 0)
+		goto fail;
+
 	r = control_new(&d->control, d->lws, cfg->control_socket, control_command, d);
 	if (r < 0) {
 		ws_err("Failed to listen on control socket '%s': %s", cfg->control_socket,
@@ -844,8 +908,10 @@ struct ws_daemon *daemon_free(struct ws_daemon *d)
 	for (unsigned i = 0; i < d->n_workers; i++)
 		bus_worker_free(d->worker[i]);
 	ocpp_cp_free(d->ocpp);
+	pay_station_shutdown(d->pay);
 	if (d->lws)
 		lws_context_destroy(d->lws);
+	pay_station_free(d->pay);
 	control_free(d->control);
 	for (unsigned i = 0; i < d->n_conn; i++)
 		contactor_free(d->conn[i].contactor);

@@ -119,7 +119,7 @@ int pay_session_start(struct pay_session *s, const struct pay_terms *terms,
 	s->state = PAY_WAITING;
 	int r = update_allowance(s);
 	if (r == PAY_OK)
-		r = invoice_up_to(s, terms->prepaid_increments, out);
+		r = invoice_up_to(s, 1 + terms->prepaid_increments, out);
 	if (r != PAY_OK)
 		return r;
 	if (enough_to_run(s))	/* credit left from earlier sessions */
@@ -164,10 +164,12 @@ void pay_session_reading(struct pay_session *s, double meter_wh, double power_w,
 	    s->delivered_mwh - s->allowance_mwh > s->max_overshoot_mwh)
 		s->max_overshoot_mwh = s->delivered_mwh - s->allowance_mwh;
 
-	/* increment k (0-based) is under way: the wallet pays ahead for
-	 * k + prepaid; increments before k are complete */
+	/* increment k (0-based) is under way: paid must reach through it and
+	 * `prepaid` more (k + 1 + prepaid in all), so the next payment's round
+	 * trip has a whole increment of charging time; increments before k
+	 * are complete */
 	uint32_t k = (uint32_t)(s->delivered_mwh / inc_mwh(s));
-	(void)invoice_up_to(s, k + s->terms.prepaid_increments, out);
+	(void)invoice_up_to(s, k + 1 + s->terms.prepaid_increments, out);
 	if (k > s->receipted) {
 		s->receipted = k;
 		out->receipt = true;

@@ -30,10 +30,11 @@ static void test_normal_and_cut(void)
 	CHECK_INT(pay_session_start(&s, &terms, &zero, &zero, 1000.0, S(0), &a), PAY_OK);
 	CHECK_INT(s.state, PAY_WAITING);
 	CHECK(a.invoice);
-	CHECK_INT(u64(&a.invoice_total), 30000);	/* 0.1 kWh at 300000/kWh */
+	CHECK_INT(u64(&a.invoice_total), 60000);	/* increments 0 and 1: 0.2 kWh at 300000/kWh */
+	CHECK_INT(a.invoice_increments, 2);
 	CHECK(!a.close_contactor);
 
-	v = u(30000);
+	v = u(30000);	/* the wallet pays only the first increment */
 	CHECK_INT(pay_session_voucher(&s, &v, S(1), &a), PAY_OK);
 	CHECK_INT(s.state, PAY_CHARGING);
 	CHECK(a.close_contactor);
@@ -43,11 +44,12 @@ static void test_normal_and_cut(void)
 	pay_session_reading(&s, 1050.0, 11000, S(10), &a);
 	CHECK(!a.invoice);
 	CHECK_INT(a.cut_at_us, S(10) + 16363636);
-	/* increment 1 begins at 100 Wh: pay for 2; the allowance is used up */
+	/* increment 1 begins at 100 Wh: pay through 2 (3 in all); the
+	 * allowance is used up */
 	pay_session_reading(&s, 1100.0, 11000, S(26.4), &a);
 	CHECK(a.invoice);
-	CHECK_INT(u64(&a.invoice_total), 60000);
-	CHECK_INT(a.invoice_increments, 2);
+	CHECK_INT(u64(&a.invoice_total), 90000);
+	CHECK_INT(a.invoice_increments, 3);
 	CHECK(a.receipt);
 	CHECK_INT(a.receipt_increments, 1);
 	CHECK_INT(s.state, PAY_SUSPENDED);
@@ -120,7 +122,7 @@ static void test_credit_and_terms(void)
 	CHECK_INT(pay_session_start(&s, &terms, &base, &highest, 5.0, S(0), &a), PAY_OK);
 	CHECK_INT(s.state, PAY_CHARGING);
 	CHECK(a.close_contactor);
-	CHECK_INT(u64(&a.invoice_total), 60000);
+	CHECK_INT(u64(&a.invoice_total), 90000);	/* base + 2 increments */
 	/* a surplus of less than 5 % of an increment does not */
 	highest = u(30001);
 	CHECK_INT(pay_session_start(&s, &terms, &base, &highest, 5.0, S(0), &a), PAY_OK);
@@ -150,7 +152,7 @@ static void test_credit_and_terms(void)
 	CHECK_INT(pay_session_start(&s, &big, &zero, &zero, 0, 0, &a), PAY_OK);
 	char dec[80];
 	CHECK_INT(ws_u256_to_dec(&a.invoice_total, dec, sizeof(dec)), 0);
-	CHECK_STR(dec, "20000000000000000000");
+	CHECK_STR(dec, "30000000000000000000");	/* 1 + 2 prepaid kWh */
 	/* a voucher of 2^256-1 saturates the allowance instead of wrapping */
 	ws_u256 max;
 	CHECK_INT(ws_u256_from_dec(&max, "115792089237316195423570985008687907853269984665640564039457584007913129639935"), 0);

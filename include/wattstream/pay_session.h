@@ -10,8 +10,9 @@
  *   allowance = (highest voucher - base) * 1e6 / price_per_kwh   [mWh]
  *   due       = ceil(delivered_mwh * price_per_kwh / 1e6)         [base units]
  *
- * The wallet prepays: when increment k begins it is asked for the total
- * of k + prepaid increments.  When delivered energy reaches the allowance,
+ * The wallet prepays: when increment k (0-based) begins it is asked for
+ * the total of k + 1 + prepaid increments: the one under way and
+ * `prepaid` ahead, so a payment's round trip never interrupts charging.  When delivered energy reaches the allowance,
  * the contactor is opened at once (a cut time is projected from the power
  * between meter samples), the session is SUSPENDED, and if no voucher comes
  * within the grace time it ENDS (OCPP reason DeAuthorized).  A voucher in
