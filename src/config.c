@@ -89,6 +89,8 @@ static const struct key_def payment_keys[] = {
 	STR("payee_key_file", struct ws_payment_config, payee_key_file),
 	STR("tls_cert_file", struct ws_payment_config, tls_cert_file),
 	STR("tls_key_file", struct ws_payment_config, tls_key_file),
+	U32("watch_interval_s", struct ws_payment_config, watch_interval_s, 1, 86400),
+	U64("claim_threshold", struct ws_payment_config, claim_threshold, 0, 1e19),
 	{ 0 },
 };
 
@@ -353,6 +355,7 @@ void ws_config_defaults(struct ws_config *cfg)
 	p->prepaid_increments = 1;
 	p->grace_s = 30;
 	p->min_deposit = 3000000;	/* 10 kWh at the default price */
+	p->watch_interval_s = 60;	/* far inside any sane challenge period */
 }
 
 static int find_bus(const struct ws_config *cfg, const char *name)

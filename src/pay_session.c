@@ -122,8 +122,13 @@ int pay_session_start(struct pay_session *s, const struct pay_terms *terms,
 		r = invoice_up_to(s, 1 + terms->prepaid_increments, out);
 	if (r != PAY_OK)
 		return r;
-	if (enough_to_run(s))	/* credit left from earlier sessions */
+	if (enough_to_run(s)) {	/* credit left from earlier sessions */
 		run(s, now_us, out);
+	} else {
+		/* the first payment gets the grace time too */
+		s->grace_until_us = now_us + (uint64_t)terms->grace_s * 1000000;
+		out->grace_until_us = s->grace_until_us;
+	}
 	return PAY_OK;
 }
 
@@ -196,6 +201,7 @@ void pay_session_tick(struct pay_session *s, uint64_t now_us, struct pay_actions
 			project_cut(s, now_us, out);
 		break;
 	}
+	case PAY_WAITING:
 	case PAY_SUSPENDED:
 		if (now_us >= s->grace_until_us) {
 			s->state = PAY_ENDED;
@@ -206,7 +212,6 @@ void pay_session_tick(struct pay_session *s, uint64_t now_us, struct pay_actions
 			out->grace_until_us = s->grace_until_us;
 		}
 		break;
-	case PAY_WAITING:
 	case PAY_ENDED:
 		break;
 	}

@@ -88,6 +88,12 @@ struct pay_station {
 	uint8_t offer_sig[65];
 	char endpoint[PAY_ENDPOINT_MAX + 1];
 	struct start_req *starts;
+	/* settlement and watchtower */
+	lws_sorted_usec_list_t watch_sul;
+	bool watching;			/* a log query is under way */
+	uint64_t watch_from_block;
+	uint8_t claiming[16][32];	/* channels with a claim in flight */
+	unsigned n_claiming;
 	unsigned n;
 	struct pay_conn conn[WS_MAX_CONNECTORS + 1];
 };
@@ -231,7 +237,26 @@ struct claim_req {
 	struct pay_station *ps;
 	uint8_t channel_id[32];
 	ws_u256 amount;
+	bool close;
 };
+
+static bool claim_in_flight(struct pay_station *ps, const uint8_t id[32])
+{
+	for (unsigned i = 0; i < ps->n_claiming; i++)
+		if (memcmp(ps->claiming[i], id, 32) == 0)
+			return true;
+	return false;
+}
+
+static void claim_done(struct pay_station *ps, const uint8_t id[32])
+{
+	for (unsigned i = 0; i < ps->n_claiming; i++)
+		if (memcmp(ps->claiming[i], id, 32) == 0) {
+			memmove(ps->claiming[i], ps->claiming[i + 1], (ps->n_claiming - i - 1) * 32);
+			ps->n_claiming--;
+			return;
+		}
+}
 
 static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 {
@@ -240,27 +265,37 @@ static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 
 	if (tx)
 		ws_hex_format(tx->tx_hash, 32, hash, sizeof(hash));
+	claim_done(cr->ps, cr->channel_id);
 	if (err || !tx || !tx->receipt || !tx->receipt->status) {
-		ws_warn("payment: claim failed (%s); the voucher stays for the next claim",
+		ws_warn("payment: claim failed (%s); the watchtower tries again",
 			err ? ws_chain_strerror(err) : "reverted");
 	} else {
 		if (pay_ledger_set_claimed(cr->ps->store, cr->channel_id, &cr->amount) < 0)
 			ws_err("payment: claim %s mined but not recorded", hash);
-		ws_notice("payment: claimed on-chain in %s, gas used %llu", hash,
+		ws_notice("payment: %s on-chain in %s, gas used %llu",
+			  cr->close ? "final claim (close request answered)" : "claimed", hash,
 			  (unsigned long long)tx->receipt->gas_used);
 	}
 	free(cr);
 }
 
-/* Claims the channel's highest voucher if it is above what was claimed
- * (a partial claim: the channel stays open for later sessions). */
-static void settle(struct pay_station *ps, const uint8_t channel_id[32])
+/* Claims the channel's highest voucher if it is above what was claimed:
+ * a partial claim (the channel stays open for later sessions), or with
+ * close the final one that answers a close request. */
+static void claim(struct pay_station *ps, const uint8_t channel_id[32], bool close)
 {
 	struct pay_ledger_channel row;
 	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
 
-	if (pay_ledger_get(ps->store, channel_id, &row) != 0 || !row.have_voucher ||
+	if (claim_in_flight(ps, channel_id) || ps->n_claiming >= 16 ||
+	    pay_ledger_get(ps->store, channel_id, &row) != 0 || !row.have_voucher ||
 	    ws_u256_cmp(&row.highest, &row.claimed) <= 0)
+		return;
+	/* a partial claim waits until enough is unclaimed to be worth its gas
+	 * (and fewer claims say less on-chain); a final claim never waits */
+	ws_u256 unclaimed, threshold = ws_u256_from_u64(ps->pc->claim_threshold);
+	if (!close && (ws_u256_sub(&unclaimed, &row.highest, &row.claimed) < 0 ||
+		       ws_u256_cmp(&unclaimed, &threshold) < 0))
 		return;
 	struct claim_req *cr = calloc(1, sizeof(*cr));
 	if (!cr)
@@ -268,14 +303,72 @@ static void settle(struct pay_station *ps, const uint8_t channel_id[32])
 	cr->ps = ps;
 	memcpy(cr->channel_id, channel_id, 32);
 	cr->amount = row.highest;
+	cr->close = close;
 	memcpy(signer.address, ps->payee, 20);
-	struct ws_chain_claim claim = { .amount = row.highest, .close = false };
+	memcpy(ps->claiming[ps->n_claiming++], channel_id, 32);
+	struct ws_chain_claim claim = { .amount = row.highest, .close = close };
 	memcpy(claim.channel_id, channel_id, 32);
 	memcpy(claim.sig, row.highest_sig, 65);
 	if (ws_chain_claim(ps->chain, ps->channels, &signer, &claim, 1, on_claimed, cr) != 0) {
 		ws_warn("payment: cannot send a claim now");
+		claim_done(ps, channel_id);
 		free(cr);
 	}
+}
+
+static void settle(struct pay_station *ps, const uint8_t channel_id[32])
+{
+	claim(ps, channel_id, false);
+}
+
+/* ---- watchtower ------------------------------------------------------------------- */
+
+static bool in_session(struct pay_station *ps, const uint8_t id[32])
+{
+	for (unsigned i = 1; i <= ps->n; i++)
+		if (ps->conn[i].active && memcmp(ps->conn[i].ch.id, id, 32) == 0)
+			return true;
+	return false;
+}
+
+static void on_close_requests(void *user, int err, const struct ws_chain_close_request *reqs,
+			      size_t n)
+{
+	struct pay_station *ps = user;
+
+	ps->watching = false;
+	if (err) {
+		ws_debug("payment: watchtower cannot read the chain: %s", ws_chain_strerror(err));
+		return;
+	}
+	/* a close request on a channel we hold an unclaimed voucher for:
+	 * claim it finally, now, well inside the challenge period */
+	for (size_t i = 0; i < n; i++) {
+		ws_notice("payment: close requested on a channel we hold a voucher for: claiming");
+		claim(ps, reqs[i].channel_id, true);
+	}
+}
+
+static void watch_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pay_station *ps = lws_container_of(sul, struct pay_station, watch_sul);
+	struct pay_ledger_channel open[64];
+	uint8_t ids[64][32];
+	size_t n_ids = 0;
+
+	int n = pay_ledger_unclaimed(ps->store, open, 64);
+	for (int i = 0; i < n; i++) {
+		memcpy(ids[n_ids++], open[i].id, 32);
+		/* a claim that failed before (chain down...) goes again */
+		if (!in_session(ps, open[i].id))
+			settle(ps, open[i].id);
+	}
+	if (n_ids && !ps->watching && ps->chain &&
+	    ws_chain_close_requests(ps->chain, ps->channels, ps->watch_from_block,
+				    (const uint8_t (*)[32])ids, n_ids, on_close_requests, ps) == 0)
+		ps->watching = true;
+	lws_sul_schedule(ps->ctx, 0, &ps->watch_sul, watch_cb,
+			 (lws_usec_t)ps->pc->watch_interval_s * LWS_US_PER_SEC);
 }
 
 /* ---- session end ------------------------------------------------------------------- */
@@ -864,11 +957,9 @@ int pay_station_new(struct pay_station **ret, struct lws_context *ctx,
 	ws_notice("payment: wallet endpoint %s, %llu per kWh, %u Wh increments",
 		  ps->endpoint, (unsigned long long)pcfg->price_per_kwh, pcfg->increment_wh);
 	publish_offer(ps);
-	/* vouchers held but not claimed (e.g. before a crash): claim them */
-	struct pay_ledger_channel open[32];
-	int n = pay_ledger_unclaimed(store, open, 32);
-	for (int i = 0; i < n; i++)
-		settle(ps, open[i].id);
+	/* the watchtower: at once (vouchers held but not claimed before a
+	 * restart are claimed), then every watch_interval_s */
+	lws_sul_schedule(ctx, 0, &ps->watch_sul, watch_cb, 1);
 	*ret = ps;
 	return 0;
 fail:
@@ -884,6 +975,7 @@ void pay_station_shutdown(struct pay_station *ps)
 		lws_sul_cancel(&ps->conn[i].cut_sul);
 		lws_sul_cancel(&ps->conn[i].grace_sul);
 	}
+	lws_sul_cancel(&ps->watch_sul);
 	/* pending chain calls end here; their starts are dropped below */
 	ps->chain = ws_chain_free(ps->chain);
 }

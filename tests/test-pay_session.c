@@ -140,6 +140,17 @@ static void test_credit_and_terms(void)
 	bad.grace_s = 100000;
 	CHECK_INT(pay_session_start(&s, &bad, &base, &base, 0, 0, &a), PAY_E_TERMS);
 
+	/* no first payment within the grace time: the session ends unpaid */
+	highest = u(30000);
+	CHECK_INT(pay_session_start(&s, &terms, &base, &highest, 5.0, S(0), &a), PAY_OK);
+	CHECK_INT(s.state, PAY_WAITING);
+	CHECK_INT(a.grace_until_us, S(30));
+	pay_session_tick(&s, S(29), &a);
+	CHECK_INT(s.state, PAY_WAITING);
+	pay_session_tick(&s, S(30), &a);
+	CHECK_INT(s.state, PAY_ENDED);
+	CHECK_INT(a.end_reason, PAY_END_UNPAID);
+
 	/* rounding is up, to the base unit */
 	struct pay_terms t7 = { 7, 1, 1, 0 };
 	ws_u256 out, zero = u(0);

@@ -129,6 +129,8 @@ struct ws_payment_config {
 	char payee_key_file[PATH_MAX];		/* "" = state_dir/payee.key */
 	char tls_cert_file[PATH_MAX];
 	char tls_key_file[PATH_MAX];
+	uint32_t watch_interval_s;	/* watchtower: close requests and pending claims */
+	uint64_t claim_threshold;	/* partial claim once this much is unclaimed (base units) */
 };
 
 struct ws_config {

@@ -15,7 +15,8 @@
  * `prepaid` ahead, so a payment's round trip never interrupts charging.  When delivered energy reaches the allowance,
  * the contactor is opened at once (a cut time is projected from the power
  * between meter samples), the session is SUSPENDED, and if no voucher comes
- * within the grace time it ENDS (OCPP reason DeAuthorized).  A voucher in
+ * within the grace time it ENDS (OCPP reason DeAuthorized).  The first
+ * payment, too, must come within the grace time of the start.  A voucher in
  * the grace time resumes charging.  Pure: no I/O, O(1) per event. */
 #ifndef WATTSTREAM_PAY_SESSION_H
 #define WATTSTREAM_PAY_SESSION_H

@@ -42,14 +42,14 @@ function runWallet(chain, depFile, args) {
 }
 
 describe('paid charging', () => {
-  let dir, chain, dep, depFile, csms, sim, d, port;
+  let dir, chain, dep, depFile, csms, sim, d, port, confPath, provider, channels;
   before(async () => {
     dir = tempDir();
     chain = await startAnvil({ port: 0 });
     dep = await deploy({ rpcUrl: chain.url, challengePeriod: 3600, out: path.join(dir, 'deployment.json') });
     depFile = path.join(dir, 'deployment.json');
     csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
-    sim = await startSim(dir, ['--power-kw', '50']);
+    sim = await startSim(dir, ['--power-kw', '200']);
     // the payee pays gas for claims and the offer: a funded dev account
     fs.mkdirSync(path.join(dir, 'state'), { mode: 0o700 });
     fs.writeFileSync(path.join(dir, 'state', 'payee.key'), DEV_KEYS[2] + '\n', { mode: 0o600 });
@@ -70,6 +70,7 @@ increment_wh = ${INC_WH}
 prepaid_increments = 1
 grace_s = 3
 min_deposit = 100000
+watch_interval_s = 1
 [bus.default]
 port = ${sim.port}
 [connector.1]
@@ -77,10 +78,23 @@ meter_poll_ms = 100
 meter_failsafe_ms = 1000
 ev_sense = modbus
 `);
-    d = await start(WATTSTREAMD, ['-c', conf], { ready: /<5>ready: /, name: 'wattstreamd' });
-    d.ctl = await lineClient(path.join(dir, 'control.sock'));
+    confPath = conf;
+    d = await startDaemon();
     await d.waitLine(/offer published in the registry/, 20000);
+    provider = new JsonRpcProvider(chain.url);
+    channels = new Contract(dep.contracts.channels.address, dep.contracts.channels.abi, provider);
   });
+  async function startDaemon() {
+    const x = await start(WATTSTREAMD, ['-c', confPath], { ready: /<5>ready: /, name: 'wattstreamd' });
+    x.ctl = await lineClient(path.join(dir, 'control.sock'));
+    return x;
+  }
+  const wallet = (args) => runWallet(chain, depFile, ['--station', `ws://127.0.0.1:${port}/wallet`,
+    '--connector', '1', '--mint', '10000000', ...args]);
+  const idle = async () => until(async () => {
+    const c = (await d.ctl.cmd('status')).connectors[0];
+    return c.state === 'ready' && !c.payment && !c.transaction;
+  }, { what: 'connector idle', timeoutMs: 15000 });
   after(async () => {
     await stopAll();
     await csms?.stop();
@@ -114,5 +128,100 @@ ev_sense = modbus
     const s = await d.ctl.cmd('status');
     assert.ok(s.ok);
     await d.waitLine(/claimed on-chain/, 20000);
+    const ch = await channels.getChannel(bill.channelId);
+    assert.equal(ch.claimed, BigInt(bill.paid), 'the highest voucher is claimed');
+  });
+
+  test('a wallet that stops paying: cut within one increment, DeAuthorized after the grace, channel denied', async () => {
+    await idle();
+    const m = csms.mark();
+    const r = await wallet(['--deposit', '3000000', '--stop-paying-after', '2']).done;
+    assert.equal(r.bill?.reason, 'unpaid', r.stderr.split('\n').slice(-10).join('\n'));
+    const oneIncrement = PRICE * BigInt(INC_WH) / 1000n;
+    assert.ok(BigInt(r.bill.amountDue) <= BigInt(r.bill.paid) + oneIncrement, JSON.stringify(r.bill));
+    const stop = await csms.waitFor('StopTransaction', null, 10000, { since: m });
+    assert.equal(stop.params.reason, 'DeAuthorized');
+    assert.equal((await sim.ctl.cmd('status 1')).coil, 0);
+    // the same channel may not start again
+    await idle();
+    const again = await wallet(['--channel', r.bill.channelId]).done;
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /channel_denied/);
+  });
+
+  test('a wallet that pays late but within the grace time is resumed', async () => {
+    await idle();
+    const r = await wallet(['--deposit', '3000000', '--pay-late-ms', '1200', '--max-kwh', '0.3']).done;
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    assert.equal(r.bill.reason, 'stopped');
+    assert.ok(r.bill.energyMwh >= 300000, JSON.stringify(r.bill));
+    assert.equal(r.bill.vouchersRejected, 0);
+  });
+
+  for (const [flag, code] of [[['--sign-with-stranger'], 'voucher_wrong_signer'], [['--replay-old'], 'voucher_not_higher'],
+    [['--pay-less'], null]]) {
+    test(`forged or wrong vouchers are refused and pay nothing: ${flag.join(' ')}`, async () => {
+      await idle();
+      const before_ = (await sim.ctl.cmd('status 1')).true_energy_wh;
+      const r = await wallet(['--deposit', '3000000', '--max-kwh', '0.3', ...flag]).done;
+      const after_ = (await sim.ctl.cmd('status 1')).true_energy_wh;
+      if (code) assert.match(r.stderr + JSON.stringify(r.bill), new RegExp(code));
+      // whatever the wallet does, energy never exceeds what valid vouchers paid by more than one increment
+      const paidWh = Number(BigInt(r.bill?.paid ?? 0) - BigInt(r.bill?.base ?? 0)) * 1000 / Number(PRICE);
+      assert.ok(after_ - before_ <= paidWh + INC_WH + 1, `delivered ${after_ - before_} Wh, paid ${paidWh} Wh`);
+    });
+  }
+
+  test('kill -9 mid-session: the highest voucher survives and is claimed; no energy without a new session', async () => {
+    await idle();
+    const w = wallet(['--deposit', '3000000', '--max-kwh', '5']);
+    await d.waitLine(/session for idTag/, 15000);
+    await until(async () => (await d.ctl.cmd('status')).connectors[0].payment?.paid >= '60000', { what: 'paid' });
+    const paid = BigInt((await d.ctl.cmd('status')).connectors[0].payment.paid);
+    const channelId = (await d.ctl.cmd('status')).connectors[0].payment.channel;
+    d.ctl.close();
+    await d.stop('SIGKILL');
+    w.child.kill('SIGTERM');
+    await w.done;
+    d = await startDaemon();
+    assert.equal((await sim.ctl.cmd('status 1')).coil, 0, 'contactor opened at start');
+    await until(async () => (await channels.getChannel(channelId)).claimed >= paid, { what: 'claimed after restart', timeoutMs: 20000 });
+    const e0 = (await sim.ctl.cmd('status 1')).true_energy_wh;
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal((await sim.ctl.cmd('status 1')).true_energy_wh, e0, 'no energy without a session');
+  });
+
+  test('a close request is answered inside the challenge period (watchtower)', async () => {
+    // no partial claims for this one: the station holds the voucher unclaimed
+    await d.ctl.cmd('status');
+    d.ctl.close();
+    await d.stop();
+    const text = fs.readFileSync(confPath, 'utf8');
+    fs.writeFileSync(confPath, text.replace('watch_interval_s = 1', 'watch_interval_s = 1\nclaim_threshold = 1000000000'));
+    d = await startDaemon();
+    await idle();
+    const r = await wallet(['--deposit', '3000000', '--max-kwh', '0.2', '--request-close-after']).done;
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    assert.match(r.stderr, /close requested/);
+    await d.waitLine(/close requested on a channel we hold a voucher for/, 20000);
+    await d.waitLine(/final claim \(close request answered\)/, 20000);
+    const ch = await channels.getChannel(r.bill.channelId);
+    // the final claim paid the station its voucher and closed the channel
+    assert.equal(ch.sender, '0x0000000000000000000000000000000000000000');
+    fs.writeFileSync(confPath, text);
+  });
+
+  test('the CSMS away mid-session: payments and charging go on, OCPP catches up', async () => {
+    await idle();
+    const m = csms.mark();
+    const w = wallet(['--deposit', '3000000', '--max-kwh', '0.4']);
+    await csms.waitFor('StartTransaction', null, 15000, { since: m });
+    const { reopened } = await csms.goAway(2500);
+    const r = await w.done;
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    assert.ok(r.bill.energyMwh >= 400000);
+    await reopened;
+    const stop = await csms.waitFor('StopTransaction', null, 15000, { since: m });
+    assert.equal(stop.params.reason, 'Local');
   });
 });
