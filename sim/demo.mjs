@@ -1,62 +1,168 @@
-// demo.mjs: the metering demo that sim/demo runs (see sim/demo).
-// Starts wattstream-sim on its default port and wattstreamd on the embedded
-// defaults (state and control socket in a temporary folder through
-// STATE_DIRECTORY / RUNTIME_DIRECTORY, as systemd would pass them), then
-// drives a short session through the control socket and prints progress.
+// demo.mjs: one complete paid charging session on loopback, as sim/demo runs
+// it: a local chain (anvil) with the contracts deployed, the test CSMS, the
+// simulated charger at 150 kW, wattstreamd with payments on, and the
+// simulated wallet that opens a channel and pays per 100 Wh increment.
+// Shows a progress line, then the bill, the vouchers, the on-chain claim
+// and its gas, and writes a plot of the session (SVG).  Everything it
+// starts, it stops by PID.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { BUILD_ROOT, WATTSTREAMD, cleanup, lineClient, start, stopAll, tempDir, until } from '../tests/integration/lib/proc.mjs';
 
-const WATTSTREAM_SIM = path.join(BUILD_ROOT, 'sim', 'wattstream-sim');
+import { startCsms } from './csms/csms.mjs';
+import { BUILD_ROOT, SOURCE_ROOT, WATTSTREAMD, cleanup, lineClient, start, stopAll, tempDir } from '../tests/integration/lib/proc.mjs';
+
+const CONTRACTS = path.join(SOURCE_ROOT, 'contracts');
+const require = createRequire(path.join(CONTRACTS, 'package.json'));
+const { Contract, JsonRpcProvider } = require('ethers');
+const { startAnvil, DEV_KEYS } = await import(path.join(CONTRACTS, 'lib', 'anvil.mjs'));
+const { deploy } = await import(path.join(CONTRACTS, 'scripts', 'deploy.mjs'));
+
+const SIM = path.join(BUILD_ROOT, 'sim', 'wattstream-sim');
+const WALLET = path.join(BUILD_ROOT, 'sim', 'wattstream-wallet');
+const PLOT = path.resolve(process.env.WS_DEMO_PLOT ?? path.join(BUILD_ROOT, 'demo-session.svg'));
+const POWER_KW = 150, KWH = 2.5, PRICE = 300000n, DECIMALS = 6, INC_WH = 100;
 const dir = tempDir('wattstream-demo-');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const kw = (w) => (w / 1000).toFixed(1).padStart(5);
+const tokens = (base) => (Number(BigInt(base)) / 10 ** DECIMALS).toFixed(4);
+let chain, csms;
 
-async function main() {
-  console.log('1. the simulated charger: an SDM630 meter, a contactor and an EV asking for 22 kW');
-  const sim = await start(WATTSTREAM_SIM, ['--port', '1502', '--power-kw', '22',
-    '--control', path.join(dir, 'sim.sock')], { ready: /^READY port=/, name: 'sim' });
-  const simCtl = await lineClient(path.join(dir, 'sim.sock'));
-
-  console.log('2. wattstreamd on the embedded defaults (no configuration file)');
-  const d = await start(WATTSTREAMD, [],
-    { ready: /<5>ready: /, name: 'wattstreamd', env: { STATE_DIRECTORY: dir, RUNTIME_DIRECTORY: dir } });
-  const ctl = await lineClient(path.join(dir, 'control.sock'));
-  const st = async () => (await ctl.cmd('status')).connectors[0];
-  let c = await st();
-  console.log(`   connector 1 is ${c.state}, contactor ${c.contactor}, meter at ${(c.reading.energy_wh / 1000).toFixed(3)} kWh`);
-
-  console.log('3. a session closes the contactor; energy flows');
-  console.log('  ', JSON.stringify(await ctl.cmd('close 1 demo-session')));
-  const start0 = (await st()).reading.energy_wh;
-  for (let i = 0; i < 20; i++) {
-    await sleep(500);
-    c = await st();
-    const s = await simCtl.cmd('status 1');
-    process.stdout.write(`\r   ${c.state.padEnd(9)} contactor ${c.contactor.padEnd(6)} power ${kw(c.reading.power_w ?? 0)} kW  delivered ${(c.reading.energy_wh - start0).toFixed(1).padStart(7)} Wh (sim: ${s.true_energy_wh.toFixed(1)} Wh)   `);
-  }
-  process.stdout.write('\n');
-
-  console.log('4. the meter goes silent: wattstreamd opens the contactor within the fail-safe time (2 s)');
-  await simCtl.cmd('freeze 1 on');
-  const t0 = Date.now();
-  c = await until(async () => { const x = await st(); return x.state === 'faulted' && x; }, { timeoutMs: 10000 });
-  console.log(`   after ${Date.now() - t0} ms: ${c.state} (${c.fault_detail})`);
-  await simCtl.cmd('freeze 1 off');
-  c = await until(async () => { const x = await st(); return x.state === 'ready' && x; }, { timeoutMs: 10000 });
-  const s = await simCtl.cmd('status 1');
-  console.log(`   meter back: ${c.state}, contactor ${c.contactor} (sim coil ${s.coil}); it stays open until a new session`);
-  console.log('5. fault history:', JSON.stringify((await ctl.cmd('faults')).faults.map((f) => ({ kind: f.kind, detail: f.detail, cleared_by: f.cleared_by }))));
-  ctl.close();
-  simCtl.close();
-  await d.stop();
-  await sim.stop();
-  console.log('done: everything started by the demo is stopped.');
+function plot(samples, file) {
+  const W = 720, H = 300, L = 60, R = 60, T = 30, B = 40;
+  const t1 = Math.max(1, samples[samples.length - 1]?.t ?? 1);
+  const maxKw = Math.max(1, ...samples.map((s) => s.kw));
+  const maxWh = Math.max(1, ...samples.map((s) => Math.max(s.delivered, s.paid)));
+  const x = (t) => L + (t / t1) * (W - L - R);
+  const yKw = (v) => H - B - (v / maxKw) * (H - T - B);
+  const yWh = (v) => H - B - (v / maxWh) * (H - T - B);
+  const line = (f, y) => samples.map((s, i) => `${i ? 'L' : 'M'}${x(s.t).toFixed(1)},${y(f(s)).toFixed(1)}`).join(' ');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">wattstream demo: a paid session at ${POWER_KW} kW</text>
+<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/>
+<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>
+<line x1="${W - R}" y1="${T}" x2="${W - R}" y2="${H - B}" stroke="black"/>
+<text x="${W / 2}" y="${H - 8}" text-anchor="middle">time (s), 0 to ${t1.toFixed(0)}</text>
+<text x="12" y="${T + 10}" fill="#c0392b">kW (max ${maxKw.toFixed(0)})</text>
+<text x="${W - R + 4}" y="${T + 10}" fill="#2471a3">Wh (max ${maxWh.toFixed(0)})</text>
+<path d="${line((s) => s.kw, yKw)}" fill="none" stroke="#c0392b" stroke-width="1.5"/>
+<path d="${line((s) => s.paid, yWh)}" fill="none" stroke="#27ae60" stroke-width="1.5" stroke-dasharray="5,3"/>
+<path d="${line((s) => s.delivered, yWh)}" fill="none" stroke="#2471a3" stroke-width="1.5"/>
+<text x="${L + 10}" y="${H - B - 10}" fill="#c0392b">power</text>
+<text x="${L + 70}" y="${H - B - 10}" fill="#2471a3">delivered</text>
+<text x="${L + 150}" y="${H - B - 10}" fill="#27ae60">paid</text>
+</svg>
+`;
+  fs.writeFileSync(file, svg);
 }
 
-main().catch(async (e) => {
-  console.error('demo failed:', e.message);
+async function main() {
+  console.log('1. local chain (anvil) and the contracts');
+  chain = await startAnvil({ port: 0 });
+  const depFile = path.join(dir, 'deployment.json');
+  const dep = await deploy({ rpcUrl: chain.url, challengePeriod: 86400, out: depFile });
+  console.log(`   channels ${dep.contracts.channels.address}, registry ${dep.contracts.registry.address}, token ${dep.contracts.token.address}`);
+
+  console.log('2. the test CSMS (OCPP 1.6-J, strict schema checks)');
+  csms = await startCsms({ port: 0, heartbeatInterval: 60, log: false });
+
+  console.log(`3. the simulated charger: SDM630 meter, contactor, an EV asking for ${POWER_KW} kW`);
+  const sim = await start(SIM, ['--port', '0', '--power-kw', String(POWER_KW), '--capacity-kwh', '80'],
+    { ready: /^READY port=(\d+)/, name: 'sim' });
+
+  console.log('4. wattstreamd: metering, OCPP and payments');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  fs.mkdirSync(path.join(dir, 'state'), { mode: 0o700 });
+  // the payee pays the gas of claims: a funded account of the local chain
+  fs.writeFileSync(path.join(dir, 'state', 'payee.key'), DEV_KEYS[2] + '\n', { mode: 0o600 });
+  const conf = path.join(dir, 'wattstreamd.conf');
+  fs.writeFileSync(conf, `[station]
+state_dir = ${dir}/state
+control_socket = ${dir}/control.sock
+[ocpp]
+url = ${csms.url}
+identity = DEMO-1
+[payment]
+enabled = true
+rpc_url = ${chain.url}
+deployment = ${depFile}
+port = ${port}
+price_per_kwh = ${PRICE}
+increment_wh = ${INC_WH}
+prepaid_increments = 1
+grace_s = 10
+min_deposit = 1000000
+watch_interval_s = 5
+[bus.default]
+port = ${sim.match[1]}
+[connector.1]
+meter_poll_ms = 100
+ev_sense = modbus
+`);
+  const d = await start(WATTSTREAMD, ['-c', conf], { ready: /<5>ready: /, name: 'wattstreamd' });
+  const ctl = await lineClient(path.join(dir, 'control.sock'));
+  await d.waitLine(/offer published in the registry/, 30000);
+  console.log(`   wallet endpoint ws://127.0.0.1:${port}/wallet; offer signed and published on-chain`);
+
+  console.log(`5. the driver's wallet opens a channel (deposit 3.0000 tokens) and charges ${KWH} kWh`);
+  const wallet = spawn(WALLET, ['--rpc', chain.url, '--deployment', depFile, '--key-env', 'DEMO_DRIVER_KEY',
+    '--station', `ws://127.0.0.1:${port}/wallet`, '--connector', '1', '--mint', '10000000',
+    '--deposit', '3000000', '--max-kwh', String(KWH)], { env: { ...process.env, DEMO_DRIVER_KEY: DEV_KEYS[1] } });
+  let out = '', err = '';
+  wallet.stdout.setEncoding('utf8').on('data', (x) => { out += x; });
+  wallet.stderr.setEncoding('utf8').on('data', (x) => { err += x; });
+  const done = new Promise((resolve) => wallet.on('exit', resolve));
+
+  const samples = [];
+  const t0 = Date.now();
+  let finished = false;
+  done.then(() => { finished = true; });
+  while (!finished) {
+    const c = (await ctl.cmd('status')).connectors[0];
+    const p = c.payment;
+    if (p) {
+      const s = { t: (Date.now() - t0) / 1000, kw: (c.reading.power_w ?? 0) / 1000,
+        delivered: p.delivered_mwh / 1000, paid: p.allowance_mwh / 1000 };
+      samples.push(s);
+      const owed = (BigInt(p.delivered_mwh) * PRICE + 999999n) / 1000000n;
+      process.stdout.write(`\r   ${p.state.padEnd(9)} ${s.kw.toFixed(1).padStart(6)} kW  delivered ${s.delivered.toFixed(1).padStart(7)} Wh` +
+        `  paid for ${s.paid.toFixed(0).padStart(5)} Wh  owed ${tokens(owed)}  paid ${tokens(p.paid)} tokens   `);
+    }
+    await sleep(250);
+  }
+  process.stdout.write('\n');
+  const code = await done;
+  let bill;
+  try { bill = JSON.parse(out.trim().split('\n').pop()); } catch { bill = null; }
+  if (code !== 0 || !bill) throw new Error(`the wallet failed (exit ${code}):\n${err.split('\n').slice(-15).join('\n')}`);
+
+  console.log('6. the bill (final receipt, signed by the station, checked by the wallet)');
+  console.log(`   energy ${(bill.energyMwh / 1e6).toFixed(4)} kWh, amount due ${tokens(bill.amountDue)} tokens, paid ${tokens(bill.paid)} tokens`);
+  console.log(`   ${bill.vouchersAccepted} vouchers accepted, ${bill.receiptsVerified} receipts verified, ended: ${bill.reason}`);
+  const st = csms.received('StartTransaction').pop();
+  console.log(`   the CSMS saw idTag ${st?.params.idTag} (a pseudonym, not the wallet), transaction ${st?.response?.result?.transactionId ?? '?'}`);
+  const claimed = await d.waitLine(/claimed on-chain in (0x[0-9a-f]+), gas used (\d+)/, 30000);
+  console.log(`7. the station's claim: transaction ${claimed[1]}, gas ${claimed[2]}`);
+  const provider = new JsonRpcProvider(chain.url);
+  const channels = new Contract(dep.contracts.channels.address, dep.contracts.channels.abi, provider);
+  const ch = await channels.getChannel(bill.channelId);
+  console.log(`   channel ${bill.channelId.slice(0, 18)}…: deposit ${tokens(ch.deposit)}, claimed ${tokens(ch.claimed)} tokens (stays open for the next session)`);
+  plot(samples, PLOT);
+  console.log(`8. plot of the session (power, delivered and paid energy): ${PLOT}`);
+  ctl.close();
+  await d.stop();
+  await sim.stop();
+}
+
+main().then(() => {
+  console.log('done: everything the demo started is stopped.');
+}).catch((e) => {
+  console.error('\ndemo failed:', e.message);
   process.exitCode = 1;
 }).finally(async () => {
   await stopAll();
+  await csms?.stop();
+  await chain?.stop();
   cleanup(dir);
 });
