@@ -25,6 +25,7 @@
 #include "wattstream/contactor.h"
 #include "wattstream/control.h"
 #include "wattstream/log.h"
+#include "wattstream/ocpp_config.h"
 #include "wattstream/ocpp_cp.h"
 #include "wattstream/pay_station.h"
 #include "wattstream/parse.h"
@@ -256,6 +257,70 @@ static void cp_state_changed(void *user, enum ocpp_cp_state state)
 
 static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag);
 
+/* The tariff as vendor configuration keys, so the operator sets it from the
+ * Central System (docs/payments.md). */
+#define KEY_PRICE "WattstreamPricePerKWh"
+#define KEY_INCREMENT "WattstreamIncrementWh"
+#define KEY_PREPAID "WattstreamPrepaidIncrements"
+#define KEY_GRACE "WattstreamGraceSeconds"
+#define KEY_MIN_DEPOSIT "WattstreamMinDeposit"
+
+static void apply_tariff_keys(struct ws_daemon *d)
+{
+	if (!d->ocpp || !d->pay)
+		return;
+	int r = pay_station_set_tariff(d->pay, (uint64_t)ocpp_cp_key_int(d->ocpp, KEY_PRICE),
+				       (uint32_t)ocpp_cp_key_int(d->ocpp, KEY_INCREMENT),
+				       (uint32_t)ocpp_cp_key_int(d->ocpp, KEY_PREPAID),
+				       (uint32_t)ocpp_cp_key_int(d->ocpp, KEY_GRACE),
+				       (uint64_t)ocpp_cp_key_int(d->ocpp, KEY_MIN_DEPOSIT));
+	if (r < 0)
+		ws_err("payment: the tariff keys do not make a valid tariff; the old one stays");
+}
+
+static int register_tariff_keys(struct ws_daemon *d)
+{
+	static char defaults[5][24];
+	const struct ws_payment_config *p = &d->cfg->payment;
+	snprintf(defaults[0], sizeof(defaults[0]), "%llu", (unsigned long long)p->price_per_kwh);
+	snprintf(defaults[1], sizeof(defaults[1]), "%u", p->increment_wh);
+	snprintf(defaults[2], sizeof(defaults[2]), "%u", p->prepaid_increments);
+	snprintf(defaults[3], sizeof(defaults[3]), "%u", p->grace_s);
+	snprintf(defaults[4], sizeof(defaults[4]), "%llu", (unsigned long long)p->min_deposit);
+	const struct ocpp_config_def defs[] = {
+		{ .name = KEY_PRICE, .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
+		  .default_value = defaults[0], .min = 1, .max = INT64_MAX },
+		{ .name = KEY_INCREMENT, .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
+		  .default_value = defaults[1], .min = 1, .max = 100000 },
+		{ .name = KEY_PREPAID, .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
+		  .default_value = defaults[2], .min = 1, .max = 100 },
+		{ .name = KEY_GRACE, .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
+		  .default_value = defaults[3], .min = 0, .max = 3600 },
+		{ .name = KEY_MIN_DEPOSIT, .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
+		  .default_value = defaults[4], .min = 0, .max = INT64_MAX },
+	};
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		int r = ocpp_cp_register_key(d->ocpp, &defs[i]);
+		if (r != 0) {
+			ws_err("payment: cannot register the configuration key %s (%d)", defs[i].name, r);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void cp_key_changed(void *user, const char *key)
+{
+	apply_tariff_keys(user);
+}
+
+static void pay_report(void *user, unsigned id, const char *totals)
+{
+	struct ws_daemon *d = user;
+	if (d->ocpp && ocpp_cp_data_transfer(d->ocpp, "PaymentTotals", totals) != 0)
+		ws_warn("payment: connector %u: totals not reported to the Central System (offline)", id);
+}
+
 static bool cp_start_session(void *user, unsigned id, const char *id_tag)
 {
 	struct ws_daemon *d = user;
@@ -277,6 +342,7 @@ static const struct ocpp_cp_ops cp_ops = {
 	.stop_session = cp_stop_session,
 	.start_session = cp_start_session,
 	.reset = cp_reset,
+	.key_changed = cp_key_changed,
 };
 
 /* ---- paid sessions (pay_station.c) ----------------------------------------------- */
@@ -327,6 +393,7 @@ static const struct pay_station_ops pay_ops = {
 	.open = pay_open,
 	.tx_start = pay_tx_start,
 	.tx_stop = pay_tx_stop,
+	.report = pay_report,
 };
 
 /* ---- sessions started by an idTag (the sim's RFID reader) ------------------- */
@@ -834,9 +901,12 @@ int daemon_new(struct ws_daemon **ret, const struct ws_config *cfg)
 	if (r < 0)
 		goto fail;
 
+	if (d->ocpp && cfg->payment.enabled && (r = register_tariff_keys(d)) < 0)
+		goto fail;
 	r = pay_station_new(&d->pay, d->lws, cfg, d->store, &pay_ops, d);
 	if (r < 0)
 		goto fail;
+	apply_tariff_keys(d);	/* a tariff the Central System set before */
 
 	r = control_new(&d->control, d->lws, cfg->control_socket, control_command, d);
 	if (r < 0) {

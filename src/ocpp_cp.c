@@ -581,6 +581,33 @@ static const struct ocpp_link_ops link_ops = {
 	.notice = on_notice,
 };
 
+/* ---- vendor keys and data transfer ------------------------------------------------ */
+
+int ocpp_cp_register_key(struct ocpp_cp *cp, const struct ocpp_config_def *def)
+{
+	return ocpp_config_register(cp->keys, def);
+}
+
+int64_t ocpp_cp_key_int(struct ocpp_cp *cp, const char *key)
+{
+	return ocpp_config_int(cp->keys, key);
+}
+
+static void on_data_transfer(void *user, struct ocpp_link *link, const struct ocpp_link_answer *a)
+{
+	if (a->status != OCPP_LINK_OK)
+		ws_warn("ocpp: DataTransfer: %s %s", ocpp_link_status_str(a->status), a->error_desc);
+}
+
+int ocpp_cp_data_transfer(struct ocpp_cp *cp, const char *message_id, const char *data)
+{
+	if (!cp || cp->state != OCPP_CP_ACCEPTED)
+		return -EAGAIN;
+	json_t *p = json_pack("{s:s, s:s, s:s}", "vendorId", OCPP_CP_VENDOR_ID,
+			      "messageId", message_id, "data", data);
+	return cp_call(cp, "DataTransfer", p, on_data_transfer) == 0 ? 0 : -EAGAIN;
+}
+
 /* ---- configuration keys --------------------------------------------------------- */
 
 static void on_key_changed(void *user, const char *key)
@@ -591,6 +618,9 @@ static void on_key_changed(void *user, const char *key)
 		schedule_heartbeat(cp);
 	} else if (strcmp(key, "MinimumStatusDuration") == 0) {
 		report_all(cp, false);
+	} else if (strncmp(key, "Wattstream", 10) == 0) {
+		if (cp->ops->key_changed)
+			cp->ops->key_changed(cp->user, key);
 	} else if (strcmp(key, "WebSocketPingInterval") == 0 ||
 		   strcmp(key, "AuthorizationKey") == 0 ||
 		   strcmp(key, "SecurityProfile") == 0) {

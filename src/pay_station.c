@@ -84,8 +84,17 @@ struct pay_station {
 	uint8_t payee_sk[32], payee[20];
 	uint8_t idtag_secret[32];
 	uint8_t channels_dsep[32], offers_dsep[32], receipts_dsep[32];
-	struct pay_offer offer;
+	struct pay_terms terms;		/* the tariff in force for new sessions */
+	uint64_t min_deposit;
+	struct pay_offer offer;		/* the offer wallets get: the published one */
 	uint8_t offer_sig[65];
+	/* a new tariff waits until its offer is published (mined), so that
+	 * what wallets are told always matches the registry */
+	bool pending;
+	struct pay_terms pending_terms;
+	uint64_t pending_min_deposit;
+	struct pay_offer pending_offer;
+	uint8_t pending_sig[65];
 	char endpoint[PAY_ENDPOINT_MAX + 1];
 	struct start_req *starts;
 	/* settlement and watchtower */
@@ -406,6 +415,26 @@ static void end_session(struct pay_conn *pc, const char *wallet_reason,
 	ws_u256_to_dec(&owed, due, sizeof(due));
 	ws_notice("payment: connector %u: session ended (%s): %.3f Wh, %s owed in all on the channel",
 		  pc->id, wallet_reason, pc->s.delivered_mwh / 1000.0, due);
+	if (ps->ops->report) {
+		char paid[80] = "0", price[32], token[WS_ADDRESS_STR_SIZE], base[80] = "0";
+		ws_u256_to_dec(&pc->s.highest, paid, sizeof(paid));
+		ws_u256_to_dec(&pc->s.base, base, sizeof(base));
+		snprintf(price, sizeof(price), "%llu", (unsigned long long)pc->s.terms.price_per_kwh);
+		ws_address_format(ps->token, token);
+		/* totals only: neither the channel nor the wallet is named */
+		json_t *t = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
+				      "connectorId", (int)pc->id, "idTag", pc->id_tag,
+				      "reason", wallet_reason,
+				      "energyMwh", (json_int_t)pc->s.delivered_mwh,
+				      "pricePerKWh", price, "token", token, "base", base,
+				      "amountDue", due);
+		json_object_set_new(t, "paid", json_string(paid));
+		char *text = t ? json_dumps(t, JSON_COMPACT) : NULL;
+		if (text)
+			ps->ops->report(ps->user, pc->id, text);
+		free(text);
+		json_decref(t);
+	}
 	if (pc->wc) {
 		struct pay_wallet *w = wallet_server_get_user(pc->wc);
 		if (w)
@@ -464,7 +493,7 @@ static void begin(struct start_req *rq, const struct ws_chain_channel *ch)
 	}
 	/* unspent deposit: what no voucher we hold has promised yet */
 	ws_u256 spent = row.have_voucher ? row.highest : ws_u256_from_u64(0), unspent;
-	ws_u256 min = ws_u256_from_u64(ps->pc->min_deposit);
+	ws_u256 min = ws_u256_from_u64(ps->min_deposit);
 	if (ws_u256_cmp(&row.billed, &spent) > 0)
 		spent = row.billed;
 	if (ws_u256_sub(&unspent, &ch->deposit, &spent) < 0 || ws_u256_cmp(&unspent, &min) < 0) {
@@ -477,8 +506,8 @@ static void begin(struct start_req *rq, const struct ws_chain_channel *ch)
 			   WALLET_ERR_CONNECTOR_BUSY, NULL);
 		return;
 	}
-	struct pay_terms terms = { ps->pc->price_per_kwh, ps->pc->increment_wh,
-				   ps->pc->prepaid_increments, ps->pc->grace_s };
+	/* the session binds the tariff in force now, for its whole length */
+	struct pay_terms terms = ps->terms;
 	ws_u256 base = row.billed, highest = row.have_voucher ? row.highest : row.billed;
 	if (ws_u256_cmp(&highest, &base) < 0)
 		highest = base;
@@ -645,7 +674,7 @@ static void on_connected(void *user, struct wallet_conn *wc)
 				   !in.operative ? "Unavailable" : in.ready ? "Available" : "Occupied";
 	}
 	struct wallet_hello h = { .chain_id = ws_u256_from_u64(ps->chain_id),
-				  .min_deposit = ws_u256_from_u64(ps->pc->min_deposit),
+				  .min_deposit = ws_u256_from_u64(ps->min_deposit),
 				  .max_sessions_per_channel = 1, .n_connectors = ps->n,
 				  .connectors = st };
 	memcpy(h.station, ps->station, 20);
@@ -823,12 +852,26 @@ static int load_key(const char *path, uint8_t sk[32], uint8_t addr[20], const ch
 
 static void on_published(void *user, int err, const struct ws_chain_tx_result *tx)
 {
-	if (err || !tx || !tx->receipt || !tx->receipt->status)
-		ws_warn("payment: the offer was not published in the registry (%s); wallets that check it will refuse us",
-			err ? ws_chain_strerror(err) : "reverted");
-	else
-		ws_notice("payment: offer published in the registry (gas %llu)",
-			  (unsigned long long)tx->receipt->gas_used);
+	struct pay_station *ps = user;
+	bool ok = !err && tx && tx->receipt && tx->receipt->status;
+
+	if (!ok) {
+		ws_warn("payment: the offer was not published in the registry (%s)%s",
+			err ? ws_chain_strerror(err) : "reverted",
+			ps->pending ? "; the tariff in force stays" :
+				      "; wallets that check it will refuse us");
+		ps->pending = false;
+		return;
+	}
+	if (ps->pending) {
+		ps->terms = ps->pending_terms;
+		ps->min_deposit = ps->pending_min_deposit;
+		ps->offer = ps->pending_offer;
+		memcpy(ps->offer_sig, ps->pending_sig, 65);
+		ps->pending = false;
+	}
+	ws_notice("payment: offer published in the registry (gas %llu)",
+		  (unsigned long long)tx->receipt->gas_used);
 }
 
 static void publish_offer(struct pay_station *ps)
@@ -836,7 +879,8 @@ static void publish_offer(struct pay_station *ps)
 	ws_abi_enc e;
 	uint8_t *data;
 	size_t len;
-	const struct pay_offer *o = &ps->offer;
+	const struct pay_offer *o = ps->pending ? &ps->pending_offer : &ps->offer;
+	const uint8_t *sig = ps->pending ? ps->pending_sig : ps->offer_sig;
 	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
 
 	if (ws_abi_enc_init(&e, "publish((address,address,address,uint256,uint32,uint32,uint32,"
@@ -856,13 +900,62 @@ static void publish_offer(struct pay_station *ps)
 	ws_abi_enc_string(&e, o->endpoint);
 	ws_abi_enc_u64(&e, o->nonce);
 	ws_abi_enc_tuple_end(&e);
-	ws_abi_enc_bytes(&e, ps->offer_sig, 65);
+	ws_abi_enc_bytes(&e, sig, 65);
 	if (ws_abi_enc_finish(&e, &data, &len) != 0)
 		return;
 	memcpy(signer.address, ps->payee, 20);
 	if (ws_chain_send_call(ps->chain, ps->registry, &signer, data, len, on_published, ps) != 0)
 		ws_warn("payment: cannot publish the offer now");
 	free(data);
+}
+
+/* Builds and signs an offer for terms into o/sig; the nonce grows with
+ * every new offer (time, or one more). */
+static int make_offer(struct pay_station *ps, const struct pay_terms *terms,
+		      struct pay_offer *o, uint8_t sig[65])
+{
+	uint64_t now_s = (uint64_t)(ws_clock_wall_ms() / 1000);
+	uint64_t last = ps->pending && ps->pending_offer.nonce > ps->offer.nonce ?
+			ps->pending_offer.nonce : ps->offer.nonce;
+	uint64_t nonce = now_s > last ? now_s : last + 1;
+
+	memcpy(o->station, ps->station, 20);
+	memcpy(o->payee, ps->payee, 20);
+	memcpy(o->token, ps->token, 20);
+	o->price_per_kwh = ws_u256_from_u64(terms->price_per_kwh);
+	o->increment_wh = terms->increment_wh;
+	o->prepaid_increments = terms->prepaid_increments;
+	o->grace_seconds = terms->grace_s;
+	o->valid_from = now_s - 60;
+	o->valid_until = now_s + OFFER_VALID_S;
+	snprintf(o->location, sizeof(o->location), "%s", ps->pc->location);
+	snprintf(o->endpoint, sizeof(o->endpoint), "%s", ps->endpoint);
+	o->nonce = nonce;
+	return pay_offer_sign(ps->offers_dsep, o, ps->station_sk, sig);
+}
+
+int pay_station_set_tariff(struct pay_station *ps, uint64_t price_per_kwh, uint32_t increment_wh,
+			   uint32_t prepaid_increments, uint32_t grace_s, uint64_t min_deposit)
+{
+	struct pay_terms t = { price_per_kwh, increment_wh, prepaid_increments, grace_s };
+
+	if (!ps || !price_per_kwh || !increment_wh || !prepaid_increments || prepaid_increments > 100 ||
+	    grace_s > 3600 || increment_wh > 100000)
+		return -EINVAL;
+	const struct pay_terms *cur = ps->pending ? &ps->pending_terms : &ps->terms;
+	uint64_t cur_min = ps->pending ? ps->pending_min_deposit : ps->min_deposit;
+	if (memcmp(&t, cur, sizeof(t)) == 0 && min_deposit == cur_min)
+		return 0;
+	if (make_offer(ps, &t, &ps->pending_offer, ps->pending_sig) != 0)
+		return -EINVAL;
+	ps->pending = true;
+	ps->pending_terms = t;
+	ps->pending_min_deposit = min_deposit;
+	ws_notice("payment: new tariff: %llu per kWh, %u Wh increments, %u prepaid, %u s grace; in force once offer %llu is published",
+		  (unsigned long long)price_per_kwh, increment_wh, prepaid_increments, grace_s,
+		  (unsigned long long)ps->pending_offer.nonce);
+	publish_offer(ps);
+	return 0;
 }
 
 int pay_station_new(struct pay_station **ret, struct lws_context *ctx,
@@ -922,21 +1015,10 @@ int pay_station_new(struct pay_station **ret, struct lws_context *ctx,
 	else
 		snprintf(ps->endpoint, sizeof(ps->endpoint), "%s://%s:%u/wallet",
 			 pcfg->tls_cert_file[0] ? "wss" : "ws", pcfg->listen, pcfg->port);
-	struct pay_offer *o = &ps->offer;
-	memcpy(o->station, ps->station, 20);
-	memcpy(o->payee, ps->payee, 20);
-	memcpy(o->token, ps->token, 20);
-	o->price_per_kwh = ws_u256_from_u64(pcfg->price_per_kwh);
-	o->increment_wh = pcfg->increment_wh;
-	o->prepaid_increments = pcfg->prepaid_increments;
-	o->grace_seconds = pcfg->grace_s;
-	uint64_t now_s = (uint64_t)(ws_clock_wall_ms() / 1000);
-	o->valid_from = now_s - 60;
-	o->valid_until = now_s + OFFER_VALID_S;
-	snprintf(o->location, sizeof(o->location), "%s", pcfg->location);
-	snprintf(o->endpoint, sizeof(o->endpoint), "%s", ps->endpoint);
-	o->nonce = now_s;	/* increases with every start */
-	if ((r = pay_offer_sign(ps->offers_dsep, o, ps->station_sk, ps->offer_sig)) != 0)
+	ps->terms = (struct pay_terms){ pcfg->price_per_kwh, pcfg->increment_wh,
+					pcfg->prepaid_increments, pcfg->grace_s };
+	ps->min_deposit = pcfg->min_deposit;
+	if ((r = make_offer(ps, &ps->terms, &ps->offer, ps->offer_sig)) != 0)
 		goto fail;
 
 	struct ws_chain_config cc = { .rpc = { .url = pcfg->rpc_url }, .chain_id = ps->chain_id };

@@ -57,6 +57,9 @@ struct ocpp_cp_ops {
 	bool (*start_session)(void *user, unsigned connector, const char *id_tag);
 	/* Reset: every transaction has been stopped; restart the process. */
 	void (*reset)(void *user, bool hard);
+	/* The Central System changed a key registered with
+	 * ocpp_cp_register_key(). */
+	void (*key_changed)(void *user, const char *key);
 };
 
 /* The answer to ocpp_cp_authorize(). status: the idTagInfo status
@@ -99,6 +102,18 @@ bool ocpp_cp_transaction_active(const struct ocpp_cp *cp, unsigned connector);
 bool ocpp_cp_connector_operative(const struct ocpp_cp *cp, unsigned connector);
 /* Transaction messages waiting in the durable queue. */
 size_t ocpp_cp_queued(const struct ocpp_cp *cp);
+
+struct ocpp_config_def;
+/* Vendor configuration keys another module owns (the tariff): registered
+ * with the value the installation gives as default; the Central System's
+ * stored value, if any, is in force.  Returns 0 or an OCPP_CONFIG_E_*. */
+int ocpp_cp_register_key(struct ocpp_cp *cp, const struct ocpp_config_def *def);
+int64_t ocpp_cp_key_int(struct ocpp_cp *cp, const char *key);
+
+/* Sends DataTransfer with our vendorId (OCPP_CP_VENDOR_ID), messageId and
+ * data (a JSON text).  Once registered only; not queued through outages
+ * (DataTransfer is no transaction message).  Returns 0 or -EAGAIN. */
+int ocpp_cp_data_transfer(struct ocpp_cp *cp, const char *message_id, const char *data);
 
 enum ocpp_cp_state ocpp_cp_state(const struct ocpp_cp *cp);
 const char *ocpp_cp_state_name(enum ocpp_cp_state s);

@@ -36,6 +36,8 @@ struct pay_station_ops {
 	/* The OCPP transaction of a paid session (no-ops without OCPP). */
 	int (*tx_start)(void *user, unsigned id, const char *id_tag, double meter_wh);
 	void (*tx_stop)(void *user, unsigned id, double meter_wh, const char *reason);
+	/* A paid session ended: its totals (JSON text) for the Central System. */
+	void (*report)(void *user, unsigned id, const char *totals_json);
 };
 
 /* With [payment] enabled = false, returns 0 and *ret = NULL. */
@@ -47,6 +49,13 @@ void pay_station_shutdown(struct pay_station *ps);
 /* After lws_context_destroy() (the wallet server's connections close
  * during it).  Accepts NULL. */
 struct pay_station *pay_station_free(struct pay_station *ps);
+
+/* New tariff (from the Central System's vendor configuration keys):
+ * applies to sessions started from now on; the offer is signed again with
+ * a higher nonce and published.  Returns 0, or -EINVAL (invalid terms:
+ * nothing changes). */
+int pay_station_set_tariff(struct pay_station *ps, uint64_t price_per_kwh, uint32_t increment_wh,
+			   uint32_t prepaid_increments, uint32_t grace_s, uint64_t min_deposit);
 
 /* A good meter reading arrived on connector id. */
 void pay_station_reading(struct pay_station *ps, unsigned id);

@@ -104,6 +104,7 @@ ev_sense = modbus
 
   test('a wallet pays per increment; receipts check out; the station claims on-chain', async () => {
     const m = csms.mark();
+    let st;
     const w = runWallet(chain, depFile, ['--station', `ws://127.0.0.1:${port}/wallet`, '--connector', '1',
       '--deposit', '3000000', '--mint', '10000000', '--max-kwh', '0.35']);
     const r = await w.done;
@@ -120,7 +121,7 @@ ev_sense = modbus
     assert.equal(BigInt(bill.amountDue), (BigInt(bill.energyMwh) * PRICE + 999999n) / 1000000n);
     if (process.env.WS_IT_VERBOSE) console.log(JSON.stringify(bill));
     // OCPP saw a transaction with a pseudonymous idTag, not the wallet
-    const st = await csms.waitFor('StartTransaction', null, 5000, { since: m });
+    st = await csms.waitFor('StartTransaction', null, 5000, { since: m });
     assert.match(st.params.idTag, /^WS[0-9A-F]{18}$/);
     const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m });
     assert.equal(stop.params.reason, 'Local');
@@ -130,6 +131,33 @@ ev_sense = modbus
     await d.waitLine(/claimed on-chain/, 20000);
     const ch = await channels.getChannel(bill.channelId);
     assert.equal(ch.claimed, BigInt(bill.paid), 'the highest voucher is claimed');
+    // the payment totals reach the CSMS, naming neither channel nor wallet
+    const dt = await csms.waitFor('DataTransfer', (x) => x.params.messageId === 'PaymentTotals', 5000, { since: m });
+    assert.equal(dt.params.vendorId, 'org.wattstream');
+    const totals = JSON.parse(dt.params.data);
+    assert.equal(totals.amountDue, bill.amountDue);
+    assert.equal(totals.idTag, st.params.idTag);
+    assert.ok(!dt.params.data.toLowerCase().includes(bill.channelId.slice(2, 20).toLowerCase()));
+    assert.ok(!dt.params.data.toLowerCase().includes('70997970c51812dc3a010c7d01b50e0d17dc79c8'), 'no wallet address');
+  });
+
+  test('the operator sets the tariff from the CSMS: a new offer, new sessions pay it', async () => {
+    await idle();
+    const g = await csms.call(ID, 'GetConfiguration', { key: ['WattstreamPricePerKWh'] });
+    assert.equal(g.configurationKey[0].value, String(PRICE));
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'WattstreamPricePerKWh', value: 'cheap' })).status, 'Rejected');
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'WattstreamPricePerKWh', value: '600000' })).status, 'Accepted');
+    await d.waitLine(/new tariff: 600000 per kWh/, 10000);
+    const published = () => d.lines().filter((l) => /offer published in the registry/.test(l)).length;
+    const n0 = published();
+    await until(() => published() > n0 || d.lines().filter((l) => /offer published/.test(l)).length >= 2, { what: 'new offer published', timeoutMs: 20000 });
+    const r = await wallet(['--deposit', '3000000', '--max-kwh', '0.2']).done;
+    assert.equal(r.code, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    assert.equal(r.bill.pricePerKWh, '600000');
+    assert.equal(BigInt(r.bill.amountDue) - BigInt(r.bill.base), (BigInt(r.bill.energyMwh) * 600000n + 999999n) / 1000000n);
+    const n1 = published();
+    assert.equal((await csms.call(ID, 'ChangeConfiguration', { key: 'WattstreamPricePerKWh', value: String(PRICE) })).status, 'Accepted');
+    await until(() => published() > n1, { what: 'old tariff published again', timeoutMs: 20000 });
   });
 
   test('a wallet that stops paying: cut within one increment, DeAuthorized after the grace, channel denied', async () => {
