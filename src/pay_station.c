@@ -103,6 +103,19 @@ struct pay_station {
 	uint64_t watch_from_block;
 	uint8_t claiming[16][32];	/* channels with a claim in flight */
 	unsigned n_claiming;
+	/* the payee key sends one transaction at a time (its nonce): claims
+	 * and offers wait for each other */
+	bool tx_busy;
+	bool publish_wanted;
+	/* claims that failed wait before the next try, so one channel whose
+	 * claim keeps failing does not hold up the others */
+	struct { uint8_t id[32]; uint64_t until_us; } backoff[16];
+	/* the offer whose publication is under way */
+	bool inflight_new;		/* a new tariff (not the one in force) */
+	struct pay_terms inflight_terms;
+	uint64_t inflight_min_deposit;
+	struct pay_offer inflight_offer;
+	uint8_t inflight_sig[65];
 	unsigned n;
 	struct pay_conn conn[WS_MAX_CONNECTORS + 1];
 };
@@ -267,6 +280,42 @@ static void claim_done(struct pay_station *ps, const uint8_t id[32])
 		}
 }
 
+static void publish_offer(struct pay_station *ps);
+
+static void watch_cb(lws_sorted_usec_list_t *sul);
+
+/* A payee transaction ended: the next one may go (an offer first, then
+ * the watchtower's next claim at once). */
+static void tx_done(struct pay_station *ps)
+{
+	ps->tx_busy = false;
+	if (ps->publish_wanted)
+		publish_offer(ps);
+	else
+		lws_sul_schedule(ps->ctx, 0, &ps->watch_sul, watch_cb, 1);
+}
+
+#define CLAIM_BACKOFF_US (30ull * 1000000)
+
+static bool backing_off(struct pay_station *ps, const uint8_t id[32])
+{
+	uint64_t now = ws_clock_mono_us();
+	for (unsigned i = 0; i < 16; i++)
+		if (ps->backoff[i].until_us > now && memcmp(ps->backoff[i].id, id, 32) == 0)
+			return true;
+	return false;
+}
+
+static void back_off(struct pay_station *ps, const uint8_t id[32])
+{
+	unsigned oldest = 0;
+	for (unsigned i = 1; i < 16; i++)
+		if (ps->backoff[i].until_us < ps->backoff[oldest].until_us)
+			oldest = i;
+	memcpy(ps->backoff[oldest].id, id, 32);
+	ps->backoff[oldest].until_us = ws_clock_mono_us() + CLAIM_BACKOFF_US;
+}
+
 static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 {
 	struct claim_req *cr = user;
@@ -276,8 +325,10 @@ static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 		ws_hex_format(tx->tx_hash, 32, hash, sizeof(hash));
 	claim_done(cr->ps, cr->channel_id);
 	if (err || !tx || !tx->receipt || !tx->receipt->status) {
-		ws_warn("payment: claim failed (%s); the watchtower tries again",
-			err ? ws_chain_strerror(err) : "reverted");
+		ws_warn("payment: claim failed (%s); the watchtower tries again in %llu s",
+			err ? ws_chain_strerror(err) : "reverted",
+			(unsigned long long)(CLAIM_BACKOFF_US / 1000000));
+		back_off(cr->ps, cr->channel_id);
 	} else {
 		if (pay_ledger_set_claimed(cr->ps->store, cr->channel_id, &cr->amount) < 0)
 			ws_err("payment: claim %s mined but not recorded", hash);
@@ -285,7 +336,9 @@ static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 			  cr->close ? "final claim (close request answered)" : "claimed", hash,
 			  (unsigned long long)tx->receipt->gas_used);
 	}
+	struct pay_station *ps = cr->ps;
 	free(cr);
+	tx_done(ps);
 }
 
 /* Claims the channel's highest voucher if it is above what was claimed:
@@ -296,7 +349,9 @@ static void claim(struct pay_station *ps, const uint8_t channel_id[32], bool clo
 	struct pay_ledger_channel row;
 	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
 
-	if (claim_in_flight(ps, channel_id) || ps->n_claiming >= 16 ||
+	/* one payee transaction at a time; the watchtower comes back for it */
+	if (ps->tx_busy || claim_in_flight(ps, channel_id) || ps->n_claiming >= 16 ||
+	    (!close && backing_off(ps, channel_id)) ||
 	    pay_ledger_get(ps->store, channel_id, &row) != 0 || !row.have_voucher ||
 	    ws_u256_cmp(&row.highest, &row.claimed) <= 0)
 		return;
@@ -315,6 +370,7 @@ static void claim(struct pay_station *ps, const uint8_t channel_id[32], bool clo
 	cr->close = close;
 	memcpy(signer.address, ps->payee, 20);
 	memcpy(ps->claiming[ps->n_claiming++], channel_id, 32);
+	ps->tx_busy = true;
 	struct ws_chain_claim claim = { .amount = row.highest, .close = close };
 	memcpy(claim.channel_id, channel_id, 32);
 	memcpy(claim.sig, row.highest_sig, 65);
@@ -322,6 +378,7 @@ static void claim(struct pay_station *ps, const uint8_t channel_id[32], bool clo
 		ws_warn("payment: cannot send a claim now");
 		claim_done(ps, channel_id);
 		free(cr);
+		ps->tx_busy = false;
 	}
 }
 
@@ -858,20 +915,25 @@ static void on_published(void *user, int err, const struct ws_chain_tx_result *t
 	if (!ok) {
 		ws_warn("payment: the offer was not published in the registry (%s)%s",
 			err ? ws_chain_strerror(err) : "reverted",
-			ps->pending ? "; the tariff in force stays" :
-				      "; wallets that check it will refuse us");
-		ps->pending = false;
-		return;
+			ps->inflight_new ? "; the tariff in force stays" :
+				   "; wallets that check it will refuse us");
+		if (ps->pending && ps->pending_offer.nonce == ps->inflight_offer.nonce)
+			ps->pending = false;
+	} else {
+		/* what was mined is in force now; a newer tariff stays pending */
+		if (ps->inflight_new) {
+			ps->terms = ps->inflight_terms;
+			ps->min_deposit = ps->inflight_min_deposit;
+			ps->offer = ps->inflight_offer;
+			memcpy(ps->offer_sig, ps->inflight_sig, 65);
+			if (ps->pending && ps->pending_offer.nonce == ps->inflight_offer.nonce)
+				ps->pending = false;
+		}
+		ws_notice("payment: offer published in the registry (gas %llu)",
+			  (unsigned long long)tx->receipt->gas_used);
 	}
-	if (ps->pending) {
-		ps->terms = ps->pending_terms;
-		ps->min_deposit = ps->pending_min_deposit;
-		ps->offer = ps->pending_offer;
-		memcpy(ps->offer_sig, ps->pending_sig, 65);
-		ps->pending = false;
-	}
-	ws_notice("payment: offer published in the registry (gas %llu)",
-		  (unsigned long long)tx->receipt->gas_used);
+	/* only now: a newer tariff waiting for this transaction goes next */
+	tx_done(ps);
 }
 
 static void publish_offer(struct pay_station *ps)
@@ -881,6 +943,17 @@ static void publish_offer(struct pay_station *ps)
 	size_t len;
 	const struct pay_offer *o = ps->pending ? &ps->pending_offer : &ps->offer;
 	const uint8_t *sig = ps->pending ? ps->pending_sig : ps->offer_sig;
+
+	if (ps->tx_busy) {
+		ps->publish_wanted = true;	/* after the transaction under way */
+		return;
+	}
+	ps->publish_wanted = false;
+	ps->inflight_new = ps->pending;
+	ps->inflight_offer = *o;
+	memcpy(ps->inflight_sig, sig, 65);
+	ps->inflight_terms = ps->pending ? ps->pending_terms : ps->terms;
+	ps->inflight_min_deposit = ps->pending ? ps->pending_min_deposit : ps->min_deposit;
 	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
 
 	if (ws_abi_enc_init(&e, "publish((address,address,address,uint256,uint32,uint32,uint32,"
@@ -904,8 +977,11 @@ static void publish_offer(struct pay_station *ps)
 	if (ws_abi_enc_finish(&e, &data, &len) != 0)
 		return;
 	memcpy(signer.address, ps->payee, 20);
-	if (ws_chain_send_call(ps->chain, ps->registry, &signer, data, len, on_published, ps) != 0)
+	ps->tx_busy = true;
+	if (ws_chain_send_call(ps->chain, ps->registry, &signer, data, len, on_published, ps) != 0) {
 		ws_warn("payment: cannot publish the offer now");
+		ps->tx_busy = false;
+	}
 	free(data);
 }
 

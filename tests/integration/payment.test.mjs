@@ -204,7 +204,7 @@ ev_sense = modbus
     await idle();
     const w = wallet(['--deposit', '3000000', '--max-kwh', '5']);
     await d.waitLine(/session for idTag/, 15000);
-    await until(async () => (await d.ctl.cmd('status')).connectors[0].payment?.paid >= '60000', { what: 'paid' });
+    await until(async () => BigInt((await d.ctl.cmd('status')).connectors[0].payment?.paid ?? 0) >= 60000n, { what: 'paid' });
     const paid = BigInt((await d.ctl.cmd('status')).connectors[0].payment.paid);
     const channelId = (await d.ctl.cmd('status')).connectors[0].payment.channel;
     d.ctl.close();
