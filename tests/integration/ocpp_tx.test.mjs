@@ -75,7 +75,8 @@ describe('transactions', () => {
     assert.equal(energy.context, 'Sample.Periodic');
     assert.ok(sv.some((s) => s.measurand === 'Voltage' && s.phase === 'L1-N'));
     assert.ok(sv.some((s) => s.measurand === 'Current.Import' && s.phase === 'L3'));
-    await until(async () => (await sim.ctl.cmd('status 1')).true_energy_wh > 10, { what: 'energy' });
+    // 10 Wh delivered, as the daemon's own meter reading shows it
+    await until(async () => (await status()).reading.energy_wh >= st.params.meterStart + 10, { what: 'energy' });
     const m2 = csms.mark();
     assert.equal((await d.ctl.cmd('stop 1')).ok, true);
     const stop = await csms.waitFor('StopTransaction', null, 5000, { since: m2 });
