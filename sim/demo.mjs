@@ -5,7 +5,7 @@
 // Shows a progress line, then the bill, the vouchers, the on-chain claim
 // and its gas, and writes a plot of the session (SVG).  Everything it
 // starts, it stops by PID.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -17,6 +17,11 @@ const CONTRACTS = path.join(SOURCE_ROOT, 'contracts');
 const require = createRequire(path.join(CONTRACTS, 'package.json'));
 const { Contract, JsonRpcProvider } = require('ethers');
 const { startAnvil, DEV_KEYS } = await import(path.join(CONTRACTS, 'lib', 'anvil.mjs'));
+// the contracts are compiled at first use (their artifacts are not committed)
+if (!fs.existsSync(path.join(CONTRACTS, 'build', 'WattstreamChannels.json'))) {
+  const r = spawnSync(process.execPath, ['scripts/compile.mjs'], { cwd: CONTRACTS, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('cannot compile the contracts');
+}
 const { deploy } = await import(path.join(CONTRACTS, 'scripts', 'deploy.mjs'));
 
 const SIM = path.join(BUILD_ROOT, 'sim', 'wattstream-sim');
