@@ -69,6 +69,14 @@ struct start_req {
 	struct start_req *next;
 };
 
+/* A tariff and the signed offer that announces it. */
+struct tariff {
+	struct pay_terms terms;
+	uint64_t min_deposit;
+	struct pay_offer offer;
+	uint8_t sig[65];
+};
+
 struct pay_station {
 	const struct ws_config *cfg;
 	const struct ws_payment_config *pc;
@@ -84,17 +92,11 @@ struct pay_station {
 	uint8_t payee_sk[32], payee[20];
 	uint8_t idtag_secret[32];
 	uint8_t channels_dsep[32], offers_dsep[32], receipts_dsep[32];
-	struct pay_terms terms;		/* the tariff in force for new sessions */
-	uint64_t min_deposit;
-	struct pay_offer offer;		/* the offer wallets get: the published one */
-	uint8_t offer_sig[65];
+	struct tariff cur;		/* in force for new sessions; its offer is the published one */
 	/* a new tariff waits until its offer is published (mined), so that
 	 * what wallets are told always matches the registry */
 	bool pending;
-	struct pay_terms pending_terms;
-	uint64_t pending_min_deposit;
-	struct pay_offer pending_offer;
-	uint8_t pending_sig[65];
+	struct tariff want;		/* the newest tariff asked for */
 	char endpoint[PAY_ENDPOINT_MAX + 1];
 	struct start_req *starts;
 	/* settlement and watchtower */
@@ -112,10 +114,7 @@ struct pay_station {
 	struct { uint8_t id[32]; uint64_t until_us; } backoff[16];
 	/* the offer whose publication is under way */
 	bool inflight_new;		/* a new tariff (not the one in force) */
-	struct pay_terms inflight_terms;
-	uint64_t inflight_min_deposit;
-	struct pay_offer inflight_offer;
-	uint8_t inflight_sig[65];
+	struct tariff inflight;
 	unsigned n;
 	struct pay_conn conn[WS_MAX_CONNECTORS + 1];
 };
@@ -550,7 +549,7 @@ static void begin(struct start_req *rq, const struct ws_chain_channel *ch)
 	}
 	/* unspent deposit: what no voucher we hold has promised yet */
 	ws_u256 spent = row.have_voucher ? row.highest : ws_u256_from_u64(0), unspent;
-	ws_u256 min = ws_u256_from_u64(ps->min_deposit);
+	ws_u256 min = ws_u256_from_u64(ps->cur.min_deposit);
 	if (ws_u256_cmp(&row.billed, &spent) > 0)
 		spent = row.billed;
 	if (ws_u256_sub(&unspent, &ch->deposit, &spent) < 0 || ws_u256_cmp(&unspent, &min) < 0) {
@@ -564,7 +563,7 @@ static void begin(struct start_req *rq, const struct ws_chain_channel *ch)
 		return;
 	}
 	/* the session binds the tariff in force now, for its whole length */
-	struct pay_terms terms = ps->terms;
+	struct pay_terms terms = ps->cur.terms;
 	ws_u256 base = row.billed, highest = row.have_voucher ? row.highest : row.billed;
 	if (ws_u256_cmp(&highest, &base) < 0)
 		highest = base;
@@ -731,26 +730,26 @@ static void on_connected(void *user, struct wallet_conn *wc)
 				   !in.operative ? "Unavailable" : in.ready ? "Available" : "Occupied";
 	}
 	struct wallet_hello h = { .chain_id = ws_u256_from_u64(ps->chain_id),
-				  .min_deposit = ws_u256_from_u64(ps->min_deposit),
+				  .min_deposit = ws_u256_from_u64(ps->cur.min_deposit),
 				  .max_sessions_per_channel = 1, .n_connectors = ps->n,
 				  .connectors = st };
 	memcpy(h.station, ps->station, 20);
 	memcpy(h.channels, ps->channels, 20);
 	memcpy(h.registry, ps->registry, 20);
 	struct wallet_offer *o = &h.offer;
-	memcpy(o->station, ps->offer.station, 20);
-	memcpy(o->payee, ps->offer.payee, 20);
-	memcpy(o->token, ps->offer.token, 20);
-	o->price_per_kwh = ps->offer.price_per_kwh;
-	o->increment_wh = ps->offer.increment_wh;
-	o->prepaid_increments = ps->offer.prepaid_increments;
-	o->grace_s = ps->offer.grace_seconds;
-	o->valid_from_s = ps->offer.valid_from;
-	o->valid_until_s = ps->offer.valid_until;
-	o->location = ps->offer.location;
-	o->endpoint = ps->offer.endpoint;
-	o->nonce = ps->offer.nonce;
-	memcpy(o->signature, ps->offer_sig, 65);
+	memcpy(o->station, ps->cur.offer.station, 20);
+	memcpy(o->payee, ps->cur.offer.payee, 20);
+	memcpy(o->token, ps->cur.offer.token, 20);
+	o->price_per_kwh = ps->cur.offer.price_per_kwh;
+	o->increment_wh = ps->cur.offer.increment_wh;
+	o->prepaid_increments = ps->cur.offer.prepaid_increments;
+	o->grace_s = ps->cur.offer.grace_seconds;
+	o->valid_from_s = ps->cur.offer.valid_from;
+	o->valid_until_s = ps->cur.offer.valid_until;
+	o->location = ps->cur.offer.location;
+	o->endpoint = ps->cur.offer.endpoint;
+	o->nonce = ps->cur.offer.nonce;
+	memcpy(o->signature, ps->cur.sig, 65);
 	if (wallet_msg_encode_hello(&msg, &h) == 0) {
 		wallet_server_send(wc, msg);
 		json_decref(msg);
@@ -917,16 +916,13 @@ static void on_published(void *user, int err, const struct ws_chain_tx_result *t
 			err ? ws_chain_strerror(err) : "reverted",
 			ps->inflight_new ? "; the tariff in force stays" :
 				   "; wallets that check it will refuse us");
-		if (ps->pending && ps->pending_offer.nonce == ps->inflight_offer.nonce)
+		if (ps->pending && ps->want.offer.nonce == ps->inflight.offer.nonce)
 			ps->pending = false;
 	} else {
 		/* what was mined is in force now; a newer tariff stays pending */
 		if (ps->inflight_new) {
-			ps->terms = ps->inflight_terms;
-			ps->min_deposit = ps->inflight_min_deposit;
-			ps->offer = ps->inflight_offer;
-			memcpy(ps->offer_sig, ps->inflight_sig, 65);
-			if (ps->pending && ps->pending_offer.nonce == ps->inflight_offer.nonce)
+			ps->cur = ps->inflight;
+			if (ps->pending && ps->want.offer.nonce == ps->inflight.offer.nonce)
 				ps->pending = false;
 		}
 		ws_notice("payment: offer published in the registry (gas %llu)",
@@ -941,8 +937,8 @@ static void publish_offer(struct pay_station *ps)
 	ws_abi_enc e;
 	uint8_t *data;
 	size_t len;
-	const struct pay_offer *o = ps->pending ? &ps->pending_offer : &ps->offer;
-	const uint8_t *sig = ps->pending ? ps->pending_sig : ps->offer_sig;
+	const struct tariff *t = ps->pending ? &ps->want : &ps->cur;
+	const struct pay_offer *o = &t->offer;
 
 	if (ps->tx_busy) {
 		ps->publish_wanted = true;	/* after the transaction under way */
@@ -950,10 +946,7 @@ static void publish_offer(struct pay_station *ps)
 	}
 	ps->publish_wanted = false;
 	ps->inflight_new = ps->pending;
-	ps->inflight_offer = *o;
-	memcpy(ps->inflight_sig, sig, 65);
-	ps->inflight_terms = ps->pending ? ps->pending_terms : ps->terms;
-	ps->inflight_min_deposit = ps->pending ? ps->pending_min_deposit : ps->min_deposit;
+	ps->inflight = *t;
 	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
 
 	if (ws_abi_enc_init(&e, "publish((address,address,address,uint256,uint32,uint32,uint32,"
@@ -973,7 +966,7 @@ static void publish_offer(struct pay_station *ps)
 	ws_abi_enc_string(&e, o->endpoint);
 	ws_abi_enc_u64(&e, o->nonce);
 	ws_abi_enc_tuple_end(&e);
-	ws_abi_enc_bytes(&e, sig, 65);
+	ws_abi_enc_bytes(&e, t->sig, 65);
 	if (ws_abi_enc_finish(&e, &data, &len) != 0)
 		return;
 	memcpy(signer.address, ps->payee, 20);
@@ -991,8 +984,8 @@ static int make_offer(struct pay_station *ps, const struct pay_terms *terms,
 		      struct pay_offer *o, uint8_t sig[65])
 {
 	uint64_t now_s = (uint64_t)(ws_clock_wall_ms() / 1000);
-	uint64_t last = ps->pending && ps->pending_offer.nonce > ps->offer.nonce ?
-			ps->pending_offer.nonce : ps->offer.nonce;
+	uint64_t last = ps->pending && ps->want.offer.nonce > ps->cur.offer.nonce ?
+			ps->want.offer.nonce : ps->cur.offer.nonce;
 	uint64_t nonce = now_s > last ? now_s : last + 1;
 
 	memcpy(o->station, ps->station, 20);
@@ -1018,18 +1011,17 @@ int pay_station_set_tariff(struct pay_station *ps, uint64_t price_per_kwh, uint3
 	if (!ps || !price_per_kwh || !increment_wh || !prepaid_increments || prepaid_increments > 100 ||
 	    grace_s > 3600 || increment_wh > 100000)
 		return -EINVAL;
-	const struct pay_terms *cur = ps->pending ? &ps->pending_terms : &ps->terms;
-	uint64_t cur_min = ps->pending ? ps->pending_min_deposit : ps->min_deposit;
-	if (memcmp(&t, cur, sizeof(t)) == 0 && min_deposit == cur_min)
+	const struct tariff *last = ps->pending ? &ps->want : &ps->cur;
+	if (memcmp(&t, &last->terms, sizeof(t)) == 0 && min_deposit == last->min_deposit)
 		return 0;
-	if (make_offer(ps, &t, &ps->pending_offer, ps->pending_sig) != 0)
+	if (make_offer(ps, &t, &ps->want.offer, ps->want.sig) != 0)
 		return -EINVAL;
 	ps->pending = true;
-	ps->pending_terms = t;
-	ps->pending_min_deposit = min_deposit;
+	ps->want.terms = t;
+	ps->want.min_deposit = min_deposit;
 	ws_notice("payment: new tariff: %llu per kWh, %u Wh increments, %u prepaid, %u s grace; in force once offer %llu is published",
 		  (unsigned long long)price_per_kwh, increment_wh, prepaid_increments, grace_s,
-		  (unsigned long long)ps->pending_offer.nonce);
+		  (unsigned long long)ps->want.offer.nonce);
 	publish_offer(ps);
 	return 0;
 }
@@ -1091,10 +1083,10 @@ int pay_station_new(struct pay_station **ret, struct lws_context *ctx,
 	else
 		snprintf(ps->endpoint, sizeof(ps->endpoint), "%s://%s:%u/wallet",
 			 pcfg->tls_cert_file[0] ? "wss" : "ws", pcfg->listen, pcfg->port);
-	ps->terms = (struct pay_terms){ pcfg->price_per_kwh, pcfg->increment_wh,
+	ps->cur.terms = (struct pay_terms){ pcfg->price_per_kwh, pcfg->increment_wh,
 					pcfg->prepaid_increments, pcfg->grace_s };
-	ps->min_deposit = pcfg->min_deposit;
-	if ((r = make_offer(ps, &ps->terms, &ps->offer, ps->offer_sig)) != 0)
+	ps->cur.min_deposit = pcfg->min_deposit;
+	if ((r = make_offer(ps, &ps->cur.terms, &ps->cur.offer, ps->cur.sig)) != 0)
 		goto fail;
 
 	struct ws_chain_config cc = { .rpc = { .url = pcfg->rpc_url }, .chain_id = ps->chain_id };
