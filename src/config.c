@@ -130,7 +130,7 @@ static const struct key_def connector_keys[] = {
 	{ 0 },
 };
 
-#define MAX_KEYS 32	/* per section kind, for duplicate detection */
+/* keys given, one bit per key of a table: at most 32 keys per table */
 
 /* Parser state across inih callbacks. */
 struct parse_state {

@@ -2,6 +2,7 @@
  * transition function; every state change is logged.  O(1) per event. */
 #include "wattstream/connector.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -260,7 +261,7 @@ int connector_fsm(struct ws_connector *c, enum connector_event ev,
 	}
 	}
 	ws_crit("connector %u: unknown event %d", c->id, (int)ev);
-	return -22;
+	return -EINVAL;
 }
 
 void connector_init(struct ws_connector *c, unsigned index,

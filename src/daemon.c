@@ -528,7 +528,6 @@ static int pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
 static json_t *reading_json(const struct ws_connector *c, uint64_t now)
 {
-	static const char *const phase_cur[] = { "current_a" }, *const phase_volt[] = { "voltage_v" };
 	json_t *o = json_object();
 	const struct ws_reading *r = &c->last;
 
@@ -546,8 +545,8 @@ static json_t *reading_json(const struct ws_connector *c, uint64_t now)
 		if (WS_READING_HAS(r, qv))
 			json_array_append_new(volt, json_real(r->value[qv]));
 	}
-	json_object_set_new(o, phase_cur[0], cur);
-	json_object_set_new(o, phase_volt[0], volt);
+	json_object_set_new(o, "current_a", cur);
+	json_object_set_new(o, "voltage_v", volt);
 	return o;
 }
 
