@@ -51,7 +51,6 @@
 #define WALLET_STOP_TIMEOUT_MS 20000    /* wait for `ended` after `stop` */
 #define WALLET_HELLO_TIMEOUT_MS 15000
 #define WALLET_LINGER_MS 3000          /* for the close handshake at the end */
-#define WALLET_MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1: JSON energy */
 #define OFFER_TUPLE "(address,address,address,uint256,uint32,uint32,uint32,uint64,uint64," \
 	"string,string,uint64)"
 
@@ -216,43 +215,6 @@ static const char *dec(const ws_u256 *v, char out[WS_U256_DEC_SIZE])
 	return out;
 }
 
-/* ---- JSON field readers (station messages are untrusted) ----------------- */
-
-static const char *jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static int jaddr(const json_t *o, const char *k, uint8_t out[20])
-{
-	const char *s = jstr(o, k);
-	return s && strlen(s) == 42 && ws_address_parse(s, out) == 0 ? 0 : -EINVAL;
-}
-
-static int jb32(const json_t *o, const char *k, uint8_t out[32])
-{
-	const char *s = jstr(o, k);
-	return s && ws_hex_parse(s, out, 32) == 0 ? 0 : -EINVAL;
-}
-
-static int jamount(const json_t *o, const char *k, ws_u256 *out)
-{
-	const char *s = jstr(o, k);
-	return s && ws_u256_from_dec(out, s) == 0 ? 0 : -EINVAL;
-}
-
-/* non-negative JSON integer below 2^53 (energy, counts, times) */
-static int juint(const json_t *o, const char *k, uint64_t *out)
-{
-	const json_t *v = json_object_get(o, k);
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > WALLET_MAX_SAFE_INT)
-		return -EINVAL;
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
 /* ---- socket output -------------------------------------------------------- */
 
 static void send_text(struct wallet *w, const char *text)
@@ -326,9 +288,9 @@ static void print_bill(struct wallet *w)
 		json_object_set_new(bill, "base", json_string(dec(&w->l.base, a)));
 	}
 	if (w->final_receipt) {
-		jamount(w->final_receipt, "amountDue", &due);
+		wallet_json_amount(w->final_receipt, "amountDue", &due);
 	} else if (json_array_size(w->receipts)) {
-		jamount(json_array_get(w->receipts, json_array_size(w->receipts) - 1),
+		wallet_json_amount(json_array_get(w->receipts, json_array_size(w->receipts) - 1),
 			"amountDue", &due);
 	}
 	json_object_set_new(bill, "energyMwh", json_integer((json_int_t)w->l.delivered));
@@ -904,7 +866,7 @@ static int check_offer_live(struct wallet *w)
 static void on_hello(struct wallet *w, const json_t *m)
 {
 	uint8_t station[20], channels[20], registry[20];
-	const char *cid = jstr(m, "chainId");
+	const char *cid = wallet_json_str(m, "chainId");
 	const json_t *proto = json_object_get(m, "protocol"), *conns;
 	uint64_t now_s = now_unix_ms() / 1000, chain_id = 0;
 	ws_u256 cid_v;
@@ -918,8 +880,8 @@ static void on_hello(struct wallet *w, const json_t *m)
 		fail(w, "hello: not protocol 1");
 		return;
 	}
-	if (jaddr(m, "station", station) || jaddr(m, "channels", channels) ||
-	    jaddr(m, "registry", registry) || !cid || ws_u256_from_dec(&cid_v, cid) ||
+	if (wallet_json_addr(m, "station", station) || wallet_json_addr(m, "channels", channels) ||
+	    wallet_json_addr(m, "registry", registry) || !cid || ws_u256_from_dec(&cid_v, cid) ||
 	    ws_u256_to_u64(&cid_v, &chain_id)) {
 		fail(w, "hello: malformed station, chainId, channels or registry");
 		return;
@@ -1029,7 +991,7 @@ static void on_session(struct wallet *w, const json_t *m)
 {
 	uint8_t ch[32];
 	uint64_t conn;
-	const char *id = jstr(m, "id"), *tag = jstr(m, "idTag");
+	const char *id = wallet_json_str(m, "id"), *tag = wallet_json_str(m, "idTag");
 	char a[WS_U256_DEC_SIZE], b[WS_U256_DEC_SIZE];
 
 	if (w->st != W_STARTING || !id || strcmp(id, "s1") != 0) {
@@ -1038,9 +1000,9 @@ static void on_session(struct wallet *w, const json_t *m)
 	}
 	wallet_ledger_init(&w->l, &w->offer);
 	memcpy(w->l.channel, w->channel_id, 32);
-	if (jb32(m, "session", w->l.session) || jb32(m, "channelId", ch) ||
-	    juint(m, "connector", &conn) || jamount(m, "base", &w->l.base) ||
-	    jamount(m, "highest", &w->l.highest_start) || juint(m, "meterStartMwh", &w->l.meter_start) ||
+	if (wallet_json_hex(m, "session", w->l.session, 32) || wallet_json_hex(m, "channelId", ch, 32) ||
+	    wallet_json_uint(m, "connector", &conn) || wallet_json_amount(m, "base", &w->l.base) ||
+	    wallet_json_amount(m, "highest", &w->l.highest_start) || wallet_json_uint(m, "meterStartMwh", &w->l.meter_start) ||
 	    !tag) {
 		fail(w, "session: malformed");
 		return;
@@ -1163,9 +1125,9 @@ static void on_invoice(struct wallet *w, const json_t *m)
 
 	if (w->st != W_RUNNING && w->st != W_STOPPING)
 		return;
-	if (jb32(m, "session", sess) || memcmp(sess, w->l.session, 32) ||
-	    juint(m, "increments", &inc) || jamount(m, "amount", &amount) ||
-	    juint(m, "deliveredMwh", &delivered) || juint(m, "meterMwh", &meter)) {
+	if (wallet_json_hex(m, "session", sess, 32) || memcmp(sess, w->l.session, 32) ||
+	    wallet_json_uint(m, "increments", &inc) || wallet_json_amount(m, "amount", &amount) ||
+	    wallet_json_uint(m, "deliveredMwh", &delivered) || wallet_json_uint(m, "meterMwh", &meter)) {
 		note_error(w, "invoice: malformed or not our session; not paid");
 		return;
 	}
@@ -1227,8 +1189,8 @@ static void on_accepted(struct wallet *w, const json_t *m)
 	uint8_t sess[32];
 	char a[WS_U256_DEC_SIZE];
 
-	if (jb32(m, "session", sess) || memcmp(sess, w->l.session, 32) ||
-	    jamount(m, "amount", &w->allowance_amount) || juint(m, "allowanceMwh", &w->allowance_mwh)) {
+	if (wallet_json_hex(m, "session", sess, 32) || memcmp(sess, w->l.session, 32) ||
+	    wallet_json_amount(m, "amount", &w->allowance_amount) || wallet_json_uint(m, "allowanceMwh", &w->allowance_mwh)) {
 		note_error(w, "accepted: malformed");
 		return;
 	}
@@ -1268,7 +1230,7 @@ static void on_receipt(struct wallet *w, json_t *m)
 		return;
 	}
 	json_array_append(w->receipts, m);
-	jamount(m, "amountDue", &due);
+	wallet_json_amount(m, "amountDue", &due);
 	progress("receipt %" PRId64 ": %" PRIu64 " mWh, due %s", w->l.last_seq, w->l.delivered,
 		 dec(&due, a));
 	if (w->o.max_mwh && w->l.delivered >= w->o.max_mwh)
@@ -1278,12 +1240,12 @@ static void on_receipt(struct wallet *w, json_t *m)
 static void on_ended(struct wallet *w, json_t *m)
 {
 	uint8_t sess[32];
-	const char *reason = jstr(m, "reason");
+	const char *reason = wallet_json_str(m, "reason");
 	int bad;
 	json_t *r = json_object_get(m, "receipt");
 	static char reason_buf[32];
 
-	if (!w->have_session || jb32(m, "session", sess) || memcmp(sess, w->l.session, 32) || !reason) {
+	if (!w->have_session || wallet_json_hex(m, "session", sess, 32) || memcmp(sess, w->l.session, 32) || !reason) {
 		note_error(w, "ended: malformed or not our session");
 		return;
 	}
@@ -1303,7 +1265,7 @@ static void on_ended(struct wallet *w, json_t *m)
 
 static void on_error_msg(struct wallet *w, const json_t *m)
 {
-	const char *code = jstr(m, "code"), *msg = jstr(m, "message"), *id = jstr(m, "id");
+	const char *code = wallet_json_str(m, "code"), *msg = wallet_json_str(m, "message"), *id = wallet_json_str(m, "id");
 	char line[300];
 
 	snprintf(line, sizeof(line), "station error %s%s%s: %s", code ? code : "?",
@@ -1328,7 +1290,7 @@ static void on_message(struct wallet *w, const char *text, size_t len)
 	json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *type;
 
-	if (!json_is_object(m) || !(type = jstr(m, "type"))) {
+	if (!json_is_object(m) || !(type = wallet_json_str(m, "type"))) {
 		json_decref(m);
 		if (w->st == W_HELLO) {
 			fail(w, "the station's first message is not a protocol message");
@@ -1352,7 +1314,7 @@ static void on_message(struct wallet *w, const char *text, size_t len)
 	} else if (!strcmp(type, "receipt")) {
 		on_receipt(w, m);
 	} else if (!strcmp(type, "suspended")) {
-		progress("suspended: %s", jstr(m, "reason") ? jstr(m, "reason") : "?");
+		progress("suspended: %s", wallet_json_str(m, "reason") ? wallet_json_str(m, "reason") : "?");
 	} else if (!strcmp(type, "resumed")) {
 		progress("resumed");
 	} else if (!strcmp(type, "ended")) {
@@ -1532,12 +1494,12 @@ static int load_deployment(struct wallet *w, const char *file)
 	cid = json_object_get(d, "chainId");
 	c = json_object_get(d, "contracts");
 	if (!json_is_integer(cid) || json_integer_value(cid) <= 0 ||
-	    jaddr(json_object_get(c, "channels"), "address", w->channels) ||
-	    jaddr(json_object_get(c, "registry"), "address", w->registry))
+	    wallet_json_addr(json_object_get(c, "channels"), "address", w->channels) ||
+	    wallet_json_addr(json_object_get(c, "registry"), "address", w->registry))
 		goto fail;
 	w->chain_id = (uint64_t)json_integer_value(cid);
 	t = json_object_get(c, "token");
-	if (json_is_object(t) && jaddr(t, "address", w->token))
+	if (json_is_object(t) && wallet_json_addr(t, "address", w->token))
 		goto fail;
 	r = 0;
 fail:

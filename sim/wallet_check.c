@@ -44,31 +44,31 @@ const char *wallet_check_strerror(int code)
 
 /* ---- JSON fields (untrusted) ---------------------------------------------- */
 
-static const char *jstr(const json_t *o, const char *k)
+const char *wallet_json_str(const json_t *o, const char *k)
 {
 	const json_t *v = json_object_get(o, k);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int jaddr(const json_t *o, const char *k, uint8_t out[20])
+int wallet_json_addr(const json_t *o, const char *k, uint8_t out[20])
 {
-	const char *s = jstr(o, k);
+	const char *s = wallet_json_str(o, k);
 	return s && ws_address_parse(s, out) == 0 ? 0 : -EINVAL;
 }
 
-static int jhex(const json_t *o, const char *k, uint8_t *out, size_t n)
+int wallet_json_hex(const json_t *o, const char *k, uint8_t *out, size_t n)
 {
-	const char *s = jstr(o, k);
+	const char *s = wallet_json_str(o, k);
 	return s && ws_hex_parse(s, out, n) == 0 ? 0 : -EINVAL;
 }
 
-static int jamount(const json_t *o, const char *k, ws_u256 *out)
+int wallet_json_amount(const json_t *o, const char *k, ws_u256 *out)
 {
-	const char *s = jstr(o, k);
+	const char *s = wallet_json_str(o, k);
 	return s && ws_u256_from_dec(out, s) == 0 ? 0 : -EINVAL;
 }
 
-static int juint(const json_t *o, const char *k, uint64_t *out)
+int wallet_json_uint(const json_t *o, const char *k, uint64_t *out)
 {
 	const json_t *v = json_object_get(o, k);
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -82,16 +82,16 @@ static int juint(const json_t *o, const char *k, uint64_t *out)
 
 int wallet_offer_parse(const json_t *j, struct wallet_offer *o)
 {
-	const char *loc = jstr(j, "location"), *ep = jstr(j, "endpoint"), *nonce = jstr(j, "nonce");
+	const char *loc = wallet_json_str(j, "location"), *ep = wallet_json_str(j, "endpoint"), *nonce = wallet_json_str(j, "nonce");
 	ws_u256 n;
 
-	if (!json_is_object(j) || jaddr(j, "station", o->station) || jaddr(j, "payee", o->payee) ||
-	    jaddr(j, "token", o->token) || jamount(j, "pricePerKWh", &o->price) ||
-	    juint(j, "incrementWh", &o->increment_wh) || juint(j, "prepaidIncrements", &o->prepaid) ||
-	    juint(j, "graceSeconds", &o->grace_s) || juint(j, "validFrom", &o->valid_from) ||
-	    juint(j, "validUntil", &o->valid_until) || !loc || !ep || !nonce ||
+	if (!json_is_object(j) || wallet_json_addr(j, "station", o->station) || wallet_json_addr(j, "payee", o->payee) ||
+	    wallet_json_addr(j, "token", o->token) || wallet_json_amount(j, "pricePerKWh", &o->price) ||
+	    wallet_json_uint(j, "incrementWh", &o->increment_wh) || wallet_json_uint(j, "prepaidIncrements", &o->prepaid) ||
+	    wallet_json_uint(j, "graceSeconds", &o->grace_s) || wallet_json_uint(j, "validFrom", &o->valid_from) ||
+	    wallet_json_uint(j, "validUntil", &o->valid_until) || !loc || !ep || !nonce ||
 	    ws_u256_from_dec(&n, nonce) || ws_u256_to_u64(&n, &o->nonce) ||
-	    jhex(j, "signature", o->sig, sizeof(o->sig)))
+	    wallet_json_hex(j, "signature", o->sig, sizeof(o->sig)))
 		return -EINVAL;
 	/* the registry's ranges: uint32 terms, a price, at least one prepaid */
 	if (o->increment_wh == 0 || o->increment_wh > UINT32_MAX || o->prepaid == 0 ||
@@ -201,11 +201,11 @@ int wallet_check_receipt(struct wallet_ledger *l, const uint8_t ds[32], const js
 	ws_eip712_struct s;
 	int e;
 
-	if (!json_is_object(r) || jhex(r, "session", sess, 32) || juint(r, "seq", &seq) ||
-	    jhex(r, "channelId", ch, 32) || juint(r, "meterStartMwh", &mstart) ||
-	    juint(r, "meterMwh", &meter) || juint(r, "deliveredMwh", &delivered) ||
-	    jamount(r, "amountDue", &due) || jamount(r, "paid", &paid) ||
-	    juint(r, "timestamp", &ts) || !json_is_boolean(fin) || jhex(r, "signature", sig, 65))
+	if (!json_is_object(r) || wallet_json_hex(r, "session", sess, 32) || wallet_json_uint(r, "seq", &seq) ||
+	    wallet_json_hex(r, "channelId", ch, 32) || wallet_json_uint(r, "meterStartMwh", &mstart) ||
+	    wallet_json_uint(r, "meterMwh", &meter) || wallet_json_uint(r, "deliveredMwh", &delivered) ||
+	    wallet_json_amount(r, "amountDue", &due) || wallet_json_amount(r, "paid", &paid) ||
+	    wallet_json_uint(r, "timestamp", &ts) || !json_is_boolean(fin) || wallet_json_hex(r, "signature", sig, 65))
 		return WALLET_E_MALFORMED;
 	/* the digest from the fields, never a hash handed in */
 	ws_eip712_struct_init(&s, RECEIPT_TYPE);

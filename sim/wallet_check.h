@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Expected outcomes: the station sent something a wallet must not pay for. */
@@ -96,5 +97,15 @@ int wallet_check_invoice(const struct wallet_ledger *l, uint64_t increments,
 int wallet_check_receipt(struct wallet_ledger *l, const uint8_t domain_separator[32],
 			 const json_t *r, bool want_final)
 	__attribute__((warn_unused_result));
+
+/* Strict readers of a member k of a JSON object from the station (untrusted):
+ * a string (NULL if absent or not a string); an address ("0x" + 40 hex,
+ * EIP-55 when mixed case); exactly n bytes of hex; a decimal amount; a
+ * non-negative integer below 2^53.  Return 0 or -EINVAL. */
+const char *wallet_json_str(const json_t *o, const char *k);
+int wallet_json_addr(const json_t *o, const char *k, uint8_t out[20]);
+int wallet_json_hex(const json_t *o, const char *k, uint8_t *out, size_t n);
+int wallet_json_amount(const json_t *o, const char *k, ws_u256 *out);
+int wallet_json_uint(const json_t *o, const char *k, uint64_t *out);
 
 #endif
