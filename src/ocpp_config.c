@@ -62,8 +62,6 @@ static const char *const feature_profiles[] = {
 	"Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
 	"SmartCharging", "RemoteTrigger", NULL,
 };
-static const char *const rate_units[] = { "Current", "Power", NULL };
-static const char *const transfer_protocols[] = { "FTP", "FTPS", "HTTP", "HTTPS", NULL };
 static const char *const phase_rotations[] = {
 	"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR", NULL,
 };
@@ -85,7 +83,11 @@ static int check_security_profile(void *userdata, const char *key, const char *o
  * where the charge point has the function (chapter 9: a present optional
  * key promises it); absent on purpose: BlinkRepeat, LightIntensity (no
  * lighting), MaxEnergyOnInvalidId, SupportedFeatureProfilesMaxLength
- * (errata 3.80), ConnectorSwitch3to1PhaseSupported. */
+ * (errata 3.80), ConnectorSwitch3to1PhaseSupported, and the keys of the
+ * profiles not implemented (Reservation, SmartCharging, FirmwareManagement)
+ * and of the whitepaper's certificate management (CpoName,
+ * CertificateStoreMaxLength, ...): SupportedFeatureProfiles lists only what
+ * the charge point does. */
 static const struct ocpp_config_def std_keys[] = {
 	/* Core, required */
 	B("AuthorizeRemoteTxRequests", OCPP_CONFIG_RW, "false"),
@@ -108,8 +110,7 @@ static const struct ocpp_config_def std_keys[] = {
 	MEAS("StopTxnAlignedData", "", "StopTxnAlignedDataMaxLength"),
 	MEAS("StopTxnSampledData", "", "StopTxnSampledDataMaxLength"),
 	{ .name = "SupportedFeatureProfiles", .type = OCPP_CONFIG_CSL, .access = OCPP_CONFIG_R,
-	  .default_value = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,"
-			   "SmartCharging,RemoteTrigger",
+	  .default_value = "Core,LocalAuthListManagement,RemoteTrigger",
 	  .members = feature_profiles, .max_items = 6 },
 	I("TransactionMessageAttempts", OCPP_CONFIG_RW, "3", 1, 100),
 	I("TransactionMessageRetryInterval", OCPP_CONFIG_RW, "60", 0, DAY_S),
@@ -130,27 +131,9 @@ static const struct ocpp_config_def std_keys[] = {
 	B("LocalAuthListEnabled", OCPP_CONFIG_RW, "true"),
 	I("LocalAuthListMaxLength", OCPP_CONFIG_R, "1000", 0, 100000),
 	I("SendLocalListMaxLength", OCPP_CONFIG_R, "100", 0, 100000),
-	/* Reservation */
-	B("ReserveConnectorZeroSupported", OCPP_CONFIG_R, "false"),
-	/* Smart Charging */
-	I("ChargeProfileMaxStackLevel", OCPP_CONFIG_R, "8", 0, 1000),
-	{ .name = "ChargingScheduleAllowedChargingRateUnit", .type = OCPP_CONFIG_CSL,
-	  .access = OCPP_CONFIG_R, .default_value = "Current,Power", .members = rate_units,
-	  .max_items = 2 },
-	I("ChargingScheduleMaxPeriods", OCPP_CONFIG_R, "24", 1, 1000),
-	I("MaxChargingProfilesInstalled", OCPP_CONFIG_R, "8", 1, 1000),
-	/* Firmware Management (errata 3.88) */
-	{ .name = "SupportedFileTransferProtocols", .type = OCPP_CONFIG_CSL,
-	  .access = OCPP_CONFIG_R, .default_value = "HTTP,HTTPS",
-	  .members = transfer_protocols, .max_items = 4 },
 	/* Security Whitepaper edition 2, chapter 7 */
-	B("AdditionalRootCertificateCheck", OCPP_CONFIG_R, "false"),
 	{ .name = "AuthorizationKey", .type = OCPP_CONFIG_STRING, .access = OCPP_CONFIG_W,
 	  .default_value = "", .min_len = 16, .max_len = 40 },
-	I("CertificateSignedMaxChainSize", OCPP_CONFIG_R, "10000", 1, 10000),
-	I("CertificateStoreMaxLength", OCPP_CONFIG_R, "10", 1, 100),
-	{ .name = "CpoName", .type = OCPP_CONFIG_STRING, .access = OCPP_CONFIG_RW,
-	  .default_value = "", .min_len = 1, .max_len = 64 },	/* X.509 O: 64 */
 	{ .name = "SecurityProfile", .type = OCPP_CONFIG_INT, .access = OCPP_CONFIG_RW,
 	  .default_value = "0", .min = 0, .max = 3, .check = check_security_profile },
 };

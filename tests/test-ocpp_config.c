@@ -94,10 +94,11 @@ static void test_table(struct ocpp_config *cfg)
 	CHECK(report_find(&r, "AuthorizationCacheEnabled") != NULL);
 	CHECK(report_find(&r, "WebSocketPingInterval") != NULL);
 	CHECK(report_find(&r, "LocalAuthListEnabled") != NULL);
-	CHECK(report_find(&r, "ChargeProfileMaxStackLevel") != NULL);
 	CHECK(report_find(&r, "SecurityProfile") != NULL);
-	CHECK(report_find(&r, "CpoName") != NULL);
-	CHECK(report_find(&r, "CertificateSignedMaxChainSize") != NULL);
+	/* the keys of profiles not implemented are absent: a key promises its function */
+	CHECK(report_find(&r, "ChargeProfileMaxStackLevel") == NULL);
+	CHECK(report_find(&r, "ReserveConnectorZeroSupported") == NULL);
+	CHECK(report_find(&r, "CpoName") == NULL);
 	/* absent on purpose (no lighting) and write-only */
 	CHECK(report_find(&r, "BlinkRepeat") == NULL);
 	CHECK(report_find(&r, "AuthorizationKey") == NULL);
@@ -121,6 +122,8 @@ static void test_table(struct ocpp_config *cfg)
 	CHECK_STR(ocpp_config_str(cfg, "StopTxnSampledData"), "");
 	CHECK(ocpp_config_list_has(cfg, "SupportedFeatureProfiles", "Core"));
 	CHECK(ocpp_config_list_has(cfg, "SupportedFeatureProfiles", "RemoteTrigger"));
+	CHECK(ocpp_config_list_has(cfg, "SupportedFeatureProfiles", "LocalAuthListManagement"));
+	CHECK(!ocpp_config_list_has(cfg, "SupportedFeatureProfiles", "SmartCharging"));
 	CHECK(!ocpp_config_list_has(cfg, "SupportedFeatureProfiles", "Cor"));
 	/* wrong type or name: the neutral value */
 	CHECK_INT(ocpp_config_int(cfg, "LocalPreAuthorize"), 0);
@@ -217,14 +220,20 @@ static void test_change(struct ocpp_config *cfg)
 		CHECK_INT(ocpp_config_change(cfg, "LocalAuthorizeOffline", bad_bool[i]),
 			  OCPP_CONFIG_E_REJECTED);
 
-	/* Rejected: any value too long or with control characters */
+	/* Rejected: any value too long or with control characters (a string
+	 * key of 1..64 printable characters, as a vendor would register it) */
+	static const struct ocpp_config_def name_key = {
+		.name = "WattstreamTestName", .type = OCPP_CONFIG_STRING,
+		.access = OCPP_CONFIG_RW, .default_value = "", .min_len = 1, .max_len = 64,
+	};
+	CHECK_INT(ocpp_config_register(cfg, &name_key), 0);
 	memset(big, '1', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	CHECK_INT(ocpp_config_change(cfg, "CpoName", big), OCPP_CONFIG_E_REJECTED);
-	CHECK_INT(ocpp_config_change(cfg, "CpoName", "Acme\nCharging"), OCPP_CONFIG_E_REJECTED);
-	CHECK_INT(ocpp_config_change(cfg, "CpoName", "Acme \xc3\xa9"), OCPP_CONFIG_E_REJECTED);
-	CHECK_INT(ocpp_config_change(cfg, "CpoName", ""), OCPP_CONFIG_E_REJECTED);
-	CHECK_INT(ocpp_config_change(cfg, "CpoName", "Acme Charging B.V."), OCPP_CONFIG_OK);
+	CHECK_INT(ocpp_config_change(cfg, "WattstreamTestName", big), OCPP_CONFIG_E_REJECTED);
+	CHECK_INT(ocpp_config_change(cfg, "WattstreamTestName", "Acme\nCharging"), OCPP_CONFIG_E_REJECTED);
+	CHECK_INT(ocpp_config_change(cfg, "WattstreamTestName", "Acme \xc3\xa9"), OCPP_CONFIG_E_REJECTED);
+	CHECK_INT(ocpp_config_change(cfg, "WattstreamTestName", ""), OCPP_CONFIG_E_REJECTED);
+	CHECK_INT(ocpp_config_change(cfg, "WattstreamTestName", "Acme Charging B.V."), OCPP_CONFIG_OK);
 	CHECK_INT(n_notified, 1);
 
 	/* measurand lists: members, blanks, repeats, empty items, length */
@@ -476,7 +485,6 @@ int main(void)
 	CHECK_STR(ocpp_config_str(cfg, "ConnectorPhaseRotation"), "1.RST,2.NotApplicable");
 	CHECK_INT(ocpp_config_int(cfg, "SecurityProfile"), 2);
 	CHECK_STR(ocpp_config_str(cfg, "AuthorizationKey"), "s3cr3t-basic-auth-pw");
-	CHECK_STR(ocpp_config_str(cfg, "CpoName"), "Acme Charging B.V.");
 	CHECK_INT(ocpp_config_int(cfg, "ResetRetries"), 3);	/* set_default is not stored */
 	CHECK_INT(ocpp_config_int(cfg, "NumberOfConnectors"), 2);
 	/* vendor keys get their stored value when registered after load */
