@@ -46,6 +46,10 @@ struct daemon_connector {
 	int64_t fault_id[2];			/* store ids of active faults */
 	uint64_t saved_us;			/* last reading persisted */
 	char auth_tag[21];			/* idTag being authorized, "" none */
+	/* an authorized idTag waiting for the EV (ConnectionTimeOut) */
+	char wait_tag[21];			/* "" none */
+	uint64_t wait_until_us;
+	lws_sorted_usec_list_t wait_sul;
 };
 
 struct ws_daemon {
@@ -206,6 +210,8 @@ static void save_reading(struct ws_daemon *d, struct daemon_connector *dc)
 	dc->saved_us = ws_clock_mono_us();
 }
 
+static void wait_cb(lws_sorted_usec_list_t *sul);
+
 static void op_reading(void *user, struct ws_connector *c)
 {
 	struct ws_daemon *d = user;
@@ -214,6 +220,10 @@ static void op_reading(void *user, struct ws_connector *c)
 	/* plug state and power feed the OCPP status (cheap when unchanged) */
 	ocpp_cp_connector_changed(d->ocpp, c->id);
 	pay_station_reading(d->pay, c->id);
+	/* the EV an authorized idTag waits for: its session begins from the
+	 * loop, not inside the state machine's reading */
+	if (dc->wait_tag[0] && c->ev_plugged == 1)
+		lws_sul_schedule(d->lws, 0, &dc->wait_sul, wait_cb, 1);
 
 	if (!dc->saved_us || ws_clock_mono_us() - dc->saved_us >= STORE_READING_EVERY_S * 1000000ull)
 		save_reading(d, dc);
@@ -236,7 +246,8 @@ static void cp_connector_info(void *user, unsigned id, struct ocpp_cp_connector_
 	info->faulted_contactor = c->faults & CONN_FAULT_CONTACTOR;
 	info->fault_detail = c->fault_detail;
 	info->energized = c->state == CONN_ENERGIZED;
-	info->session = c->session[0] != '\0';
+	/* an idTag waiting for the EV holds the connector too: Preparing */
+	info->session = c->session[0] != '\0' || d->conn[id - 1].wait_tag[0];
 	info->ev_plugged = c->ev_plugged;
 	info->power_w = c->have_reading && WS_READING_HAS(&c->last, WS_Q_POWER_W) ?
 			c->last.value[WS_Q_POWER_W] : 0.0;
@@ -321,10 +332,16 @@ static void pay_report(void *user, unsigned id, const char *totals)
 		ws_warn("payment: connector %u: totals not reported to the Central System (offline)", id);
 }
 
+static int wait_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag);
+
+/* RemoteStartTransaction: as a local idTag, also waiting for the EV. */
 static bool cp_start_session(void *user, unsigned id, const char *id_tag)
 {
 	struct ws_daemon *d = user;
-	return session_begin(d, &d->conn[id - 1], id_tag) == 0;
+	struct daemon_connector *dc = &d->conn[id - 1];
+	if (dc->c.ev_plugged == 0)
+		return wait_begin(d, dc, id_tag) == 0;
+	return session_begin(d, dc, id_tag) == 0;
 }
 
 static void cp_reset(void *user, bool hard)
@@ -352,9 +369,12 @@ static void pay_connector_info(void *user, unsigned id, struct pay_connector_inf
 	struct ws_daemon *d = user;
 	const struct ws_connector *c = &d->conn[id - 1].c;
 
-	out->ready = c->state == CONN_READY && !c->faults;
+	out->ready = c->state == CONN_READY && !c->faults && !d->conn[id - 1].wait_tag[0];
 	out->faulted = c->faults != 0;
-	out->operative = ocpp_cp_connector_operative(d->ocpp, id);
+	/* a reserved connector takes no paid session: the driver who
+	 * reserved it comes with an idTag */
+	out->operative = ocpp_cp_connector_operative(d->ocpp, id) &&
+			 !ocpp_cp_connector_reserved(d->ocpp, id);
 	out->ev_plugged = c->ev_plugged;
 	out->reading = c->have_reading ? &c->last : NULL;
 }
@@ -406,6 +426,9 @@ static double energy_now(const struct ws_connector *c)
 /* Closes the contactor and, with OCPP on, starts the transaction. */
 static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag)
 {
+	/* a reservation for another idTag: the contactor stays open */
+	if (d->ocpp && !ocpp_cp_may_start(d->ocpp, dc->c.id, tag))
+		return -EACCES;
 	int r = connector_fsm(&dc->c, CEV_CLOSE_REQUEST, tag, ws_clock_mono_us());
 	if (r != CONNECTOR_OK)
 		return r;
@@ -414,6 +437,69 @@ static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const
 		return -EIO;
 	}
 	return 0;
+}
+
+/* ConnectionTimeOut (OCPP 1.6 9.1.6, errata 3.21): an authorized idTag
+ * with no EV plugged in holds the connector in Preparing for that many
+ * seconds; the session begins when the EV comes, else it is cancelled and
+ * the connector is Available again.  -EAGAIN when ConnectionTimeOut is 0
+ * (no waiting). */
+static int wait_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag)
+{
+	int64_t s = d->ocpp ? ocpp_cp_key_int(d->ocpp, "ConnectionTimeOut") : 0;
+
+	if (s <= 0) {
+		ws_notice("connector %u: idTag %s: no EV plugged in (ConnectionTimeOut 0: no waiting)",
+			  dc->c.id, tag);
+		return -EAGAIN;
+	}
+	snprintf(dc->wait_tag, sizeof(dc->wait_tag), "%s", tag);
+	dc->wait_until_us = ws_clock_mono_us() + (uint64_t)s * 1000000;
+	lws_sul_schedule(d->lws, 0, &dc->wait_sul, wait_cb, (lws_usec_t)s * LWS_US_PER_SEC);
+	ws_notice("connector %u: idTag %s authorized; waiting up to %lld s for the EV",
+		  dc->c.id, tag, (long long)s);
+	ocpp_cp_connector_changed(d->ocpp, dc->c.id);
+	return 0;
+}
+
+static void wait_cancel(struct ws_daemon *d, struct daemon_connector *dc, const char *why)
+{
+	ws_notice("connector %u: idTag %s: session cancelled (%s)", dc->c.id, dc->wait_tag, why);
+	dc->wait_tag[0] = '\0';
+	lws_sul_cancel(&dc->wait_sul);
+	ocpp_cp_connector_changed(d->ocpp, dc->c.id);
+}
+
+static void wait_cb(lws_sorted_usec_list_t *sul)
+{
+	struct daemon_connector *dc = lws_container_of(sul, struct daemon_connector, wait_sul);
+	struct ws_daemon *d = dc->d;
+	char tag[sizeof(dc->wait_tag)];
+	uint64_t now = ws_clock_mono_us();
+
+	if (!dc->wait_tag[0])
+		return;
+	if (dc->c.ev_plugged != 1) {
+		if (now >= dc->wait_until_us)
+			wait_cancel(d, dc, "no EV plugged in within ConnectionTimeOut");
+		else
+			lws_sul_schedule(d->lws, 0, &dc->wait_sul, wait_cb,
+					 (lws_usec_t)(dc->wait_until_us - now));
+		return;
+	}
+	if (!ocpp_cp_connector_operative(d->ocpp, dc->c.id)) {
+		wait_cancel(d, dc, "the Central System made the connector Unavailable");
+		return;
+	}
+	memcpy(tag, dc->wait_tag, sizeof(tag));
+	dc->wait_tag[0] = '\0';
+	ws_info("connector %u: EV plugged in for idTag %s", dc->c.id, tag);
+	int r = session_begin(d, dc, tag);
+	if (r != 0) {
+		ws_warn("connector %u: EV plugged in but the session of idTag %s cannot begin: %s",
+			dc->c.id, tag, r > 0 ? connector_result_str(r) : strerror(-r));
+		ocpp_cp_connector_changed(d->ocpp, dc->c.id);
+	}
 }
 
 static void on_authorized(void *user, unsigned id, bool accepted, const char *status)
@@ -428,17 +514,33 @@ static void on_authorized(void *user, unsigned id, bool accepted, const char *st
 		ws_notice("connector %u: idTag %s not authorized (%s)", id, tag, status);
 		return;
 	}
+	if (d->ocpp && !ocpp_cp_may_start(d->ocpp, id, tag)) {
+		ws_notice("connector %u: idTag %s authorized (%s) but the connector is reserved for another idTag",
+			  id, tag, status);
+		return;
+	}
+	if (dc->c.ev_plugged == 0) {
+		wait_begin(d, dc, tag);
+		return;
+	}
 	int r = session_begin(d, dc, tag);
 	if (r != 0)
 		ws_warn("connector %u: idTag %s authorized (%s) but the session cannot begin: %s",
 			id, tag, status, r > 0 ? connector_result_str(r) : strerror(-r));
 }
 
+/* Opens the contactor and ends the transaction: its StopTransaction
+ * carries the meter reading taken after the contactor opened (ocpp_tx.c).
+ * An idTag still waiting for the EV is cancelled. */
 static void session_end(struct ws_daemon *d, struct daemon_connector *dc, const char *reason)
 {
-	connector_fsm(&dc->c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
+	if (dc->wait_tag[0])
+		wait_cancel(d, dc, reason);
+	/* the transaction ends first, so that the contactor opening is
+	 * reported as its end (Finishing), not as a session starting */
 	if (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id))
 		ocpp_cp_transaction_stop(d->ocpp, dc->c.id, energy_now(&dc->c), reason);
+	connector_fsm(&dc->c, CEV_OPEN_REQUEST, reason, ws_clock_mono_us());
 	pay_station_session_stopped(d->pay, dc->c.id, reason);
 }
 
@@ -684,12 +786,16 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 			reply_error(conn, "expected an idTag: 1-20 printable characters");
 			return;
 		}
-		if (dc->auth_tag[0] || (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id)) ||
+		if (dc->auth_tag[0] || dc->wait_tag[0] ||
+		    (d->ocpp && ocpp_cp_transaction_active(d->ocpp, dc->c.id)) ||
 		    pay_station_session_active(d->pay, dc->c.id) || dc->c.state != CONN_READY) {
 			reply_error(conn, dc->c.faults ? "connector is faulted" : "connector is busy");
 			return;
 		}
-		if (dc->c.ev_plugged == 0) {
+		/* with OCPP, the driver may plug in after the idTag, within
+		 * ConnectionTimeOut; without, or with 0, the EV comes first */
+		if (dc->c.ev_plugged == 0 &&
+		    (!d->ocpp || ocpp_cp_key_int(d->ocpp, "ConnectionTimeOut") <= 0)) {
 			reply_error(conn, "no EV plugged in");
 			return;
 		}

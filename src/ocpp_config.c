@@ -84,7 +84,7 @@ static int check_security_profile(void *userdata, const char *key, const char *o
  * key promises it); absent on purpose: BlinkRepeat, LightIntensity (no
  * lighting), MaxEnergyOnInvalidId, SupportedFeatureProfilesMaxLength
  * (errata 3.80), ConnectorSwitch3to1PhaseSupported, and the keys of the
- * profiles not implemented (Reservation, SmartCharging, FirmwareManagement)
+ * profiles not implemented (SmartCharging, FirmwareManagement)
  * and of the whitepaper's certificate management (CpoName,
  * CertificateStoreMaxLength, ...): SupportedFeatureProfiles lists only what
  * the charge point does. */
@@ -110,7 +110,7 @@ static const struct ocpp_config_def std_keys[] = {
 	MEAS("StopTxnAlignedData", "", "StopTxnAlignedDataMaxLength"),
 	MEAS("StopTxnSampledData", "", "StopTxnSampledDataMaxLength"),
 	{ .name = "SupportedFeatureProfiles", .type = OCPP_CONFIG_CSL, .access = OCPP_CONFIG_R,
-	  .default_value = "Core,LocalAuthListManagement,RemoteTrigger",
+	  .default_value = "Core,LocalAuthListManagement,Reservation,RemoteTrigger",
 	  .members = feature_profiles, .max_items = 6 },
 	I("TransactionMessageAttempts", OCPP_CONFIG_RW, "3", 1, 100),
 	I("TransactionMessageRetryInterval", OCPP_CONFIG_RW, "60", 0, DAY_S),
@@ -131,6 +131,8 @@ static const struct ocpp_config_def std_keys[] = {
 	B("LocalAuthListEnabled", OCPP_CONFIG_RW, "true"),
 	I("LocalAuthListMaxLength", OCPP_CONFIG_R, "1000", 0, 100000),
 	I("SendLocalListMaxLength", OCPP_CONFIG_R, "100", 0, 100000),
+	/* Reservation */
+	B("ReserveConnectorZeroSupported", OCPP_CONFIG_R, "false"),
 	/* Security Whitepaper edition 2, chapter 7 */
 	{ .name = "AuthorizationKey", .type = OCPP_CONFIG_STRING, .access = OCPP_CONFIG_W,
 	  .default_value = "", .min_len = 16, .max_len = 40 },

@@ -91,6 +91,7 @@ static void on_heartbeat(void *user, struct ocpp_link *link, const struct ocpp_l
 		const struct ocpp_heartbeat_conf *conf = a->conf;
 		cp->clock_offset_ms = conf->current_time.unix_ms - ws_clock_wall_ms();
 		cp->clock_known = true;
+		cp_tx_rearm(cp, false);	/* clock-aligned instants follow the clock */
 	} else {
 		ws_warn("ocpp: Heartbeat: %s %s", ocpp_link_status_str(a->status), a->error_desc);
 	}
@@ -142,16 +143,24 @@ static void derive(struct cp_connector *c)
 		} else if (c->local_tx && !in.session) {
 			/* a transaction whose contactor we hold open */
 			st = OCPP_CHARGE_POINT_STATUS_SUSPENDED_EVSE;
-		} else if (in.session || c->local_tx) {
+		} else if (c->local_tx ||
+			   (in.session && !c->finishing && !cp_tx_stopping(c))) {
+			/* a session starting, or an idTag waiting for the EV
+			 * (ConnectionTimeOut); not the contactor of a session
+			 * that ended opening */
 			st = OCPP_CHARGE_POINT_STATUS_PREPARING;
 		} else if (inoperative) {
 			st = OCPP_CHARGE_POINT_STATUS_UNAVAILABLE;
+		} else if (c->resv.active) {
+			/* held for an idTag, also with an EV plugged in */
+			st = OCPP_CHARGE_POINT_STATUS_RESERVED;
 		} else if (c->finishing) {
 			st = OCPP_CHARGE_POINT_STATUS_FINISHING;
 		} else if (in.ev_plugged == 1) {
 			st = OCPP_CHARGE_POINT_STATUS_PREPARING;
 		}
 	}
+	cp_reserve_status(cp, c, st);
 	if (st != c->derived || err != c->derived_err || !c->derived_since_us) {
 		c->derived = st;
 		c->derived_err = err;
@@ -224,6 +233,7 @@ void ocpp_cp_connector_changed(struct ocpp_cp *cp, unsigned id)
 		struct ocpp_cp_connector_info in = { .ev_plugged = -1 };
 		cp->ops->connector_info(cp->user, id, &in);
 		cp_tx_connector_changed(cp, &cp->conn[id], &in);
+		cp_tx_meter_changed(cp, &cp->conn[id], &in);
 	}
 	derive(&cp->conn[id]);
 	status_cb(&cp->conn[id].sul);
@@ -265,6 +275,7 @@ static void on_boot(void *user, struct ocpp_link *link, const struct ocpp_link_a
 	cp->boot_interval_s = conf->interval;
 	cp->clock_offset_ms = conf->current_time.unix_ms - ws_clock_wall_ms();
 	cp->clock_known = true;
+	cp_tx_rearm(cp, false);	/* clock-aligned instants follow the clock */
 	switch (conf->status) {
 	case OCPP_REGISTRATION_STATUS_ACCEPTED:
 		cp_fsm(cp, CPE_BOOT_ACCEPTED);
@@ -507,14 +518,20 @@ static void handle_trigger_message(struct ocpp_cp *cp, const char *id, void *req
 	case OCPP_MESSAGE_TRIGGER_BOOT_NOTIFICATION:
 	case OCPP_MESSAGE_TRIGGER_HEARTBEAT:
 	case OCPP_MESSAGE_TRIGGER_STATUS_NOTIFICATION:
+	case OCPP_MESSAGE_TRIGGER_METER_VALUES:
 		break;
 	default:
 		status = "NotImplemented";
 		break;
 	}
-	/* the answer goes first; the triggered message follows it */
+	/* the answer goes first; the triggered message follows it.  The
+	 * request is the transport's and ends with the answer: keep what
+	 * is needed of it */
+	enum ocpp_message_trigger what = r->requested_message;
+	bool one = r->has_connector_id;
+	unsigned connector = one ? (unsigned)r->connector_id : 0;
 	cp_reply(cp, id, json_pack("{s:s}", "status", status));
-	switch (r->requested_message) {
+	switch (what) {
 	case OCPP_MESSAGE_TRIGGER_BOOT_NOTIFICATION:
 		send_boot(cp);
 		break;
@@ -522,11 +539,15 @@ static void handle_trigger_message(struct ocpp_cp *cp, const char *id, void *req
 		if (cp->state == OCPP_CP_ACCEPTED)
 			cp_call(cp, "Heartbeat", json_object(), on_heartbeat);
 		break;
+	case OCPP_MESSAGE_TRIGGER_METER_VALUES:
+		if (cp->state == OCPP_CP_ACCEPTED)
+			cp_tx_trigger_meter_values(cp, connector);
+		break;
 	case OCPP_MESSAGE_TRIGGER_STATUS_NOTIFICATION:
 		if (cp->state != OCPP_CP_ACCEPTED)
 			break;
 		for (unsigned i = 0; i <= cp->n; i++)
-			if (!r->has_connector_id || (unsigned)r->connector_id == i) {
+			if (!one || connector == i) {
 				derive(&cp->conn[i]);
 				send_status(&cp->conn[i]);
 			}
@@ -542,12 +563,16 @@ static const struct {
 } handlers[] = {
 	{ "ChangeAvailability", cp_handle_change_availability },
 	{ "ChangeConfiguration", handle_change_configuration },
+	{ "CancelReservation", cp_handle_cancel_reservation },
 	{ "ClearCache", cp_handle_clear_cache },
 	{ "DataTransfer", handle_data_transfer },
 	{ "GetConfiguration", handle_get_configuration },
+	{ "GetLocalListVersion", cp_handle_get_local_list_version },
 	{ "RemoteStartTransaction", cp_handle_remote_start },
 	{ "RemoteStopTransaction", cp_handle_remote_stop },
+	{ "ReserveNow", cp_handle_reserve_now },
 	{ "Reset", cp_handle_reset },
+	{ "SendLocalList", cp_handle_send_local_list },
 	{ "TriggerMessage", handle_trigger_message },
 	{ "UnlockConnector", cp_handle_unlock_connector },
 };
@@ -618,6 +643,9 @@ static void on_key_changed(void *user, const char *key)
 		schedule_heartbeat(cp);
 	} else if (strcmp(key, "MinimumStatusDuration") == 0) {
 		report_all(cp, false);
+	} else if (strcmp(key, "ClockAlignedDataInterval") == 0 ||
+		   strcmp(key, "MeterValueSampleInterval") == 0) {
+		cp_tx_rearm(cp, key[0] == 'M');
 	} else if (strncmp(key, "Wattstream", 10) == 0) {
 		if (cp->ops->key_changed)
 			cp->ops->key_changed(cp->user, key);
@@ -696,6 +724,8 @@ int ocpp_cp_new(struct ocpp_cp **ret, struct lws_context *ctx,
 		r = cp_tx_init(cp, store);
 	if (r == 0)
 		r = cp_remote_init(cp);
+	if (r == 0)
+		r = cp_reserve_init(cp);
 	if (r < 0) {
 		ws_err("ocpp: cannot load the stored configuration keys: %s", strerror(-r));
 		goto fail;
@@ -732,6 +762,7 @@ struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp)
 		lws_sul_cancel(&cp->conn[i].sul);
 	cp_tx_free(cp);
 	cp_remote_free(cp);
+	cp_reserve_free(cp);
 	ocpp_link_free(cp->link);
 	ocpp_config_free(cp->keys);
 	free(cp);

@@ -12,7 +12,11 @@
  * droppable message after the head goes, which halves the time resolution
  * of what is queued and keeps its span (errata 3.89 recommends dropping
  * intermediate values, never the start and stop ones).  StartTransaction,
- * StopTransaction and kept MeterValues are never dropped for space. */
+ * StopTransaction and kept MeterValues are never dropped for space.
+ *
+ * The values a StopTransaction's transactionData will carry are rows of
+ * ocpp_tx_data, at most StopTransactionMaxMeterValues per transaction,
+ * thinned the same way; one commit per value kept. */
 #include "wattstream/ocpp_queue.h"
 
 #include <errno.h>
@@ -308,6 +312,15 @@ int ocpp_queue_enqueue(struct ocpp_queue *q, const char *action, unsigned connec
 		r = step_done(st);
 		if (r < 0)
 			goto out;
+		/* its transactionData is in the payload now */
+		r = -EIO;
+		st = prep(q, "DELETE FROM ocpp_tx_data WHERE local_tx = ?");
+		if (!st)
+			goto out;
+		sqlite3_bind_int64(st, 1, local_tx);
+		r = step_done(st);
+		if (r < 0)
+			goto out;
 	} else if (!keep && full(q, len)) {
 		r = thin(q, now_ms);
 		if (r < 0)
@@ -389,6 +402,114 @@ int ocpp_queue_tx_list_open(struct ocpp_queue *q, struct ocpp_queue_tx *out, int
 		if (ocpp_queue_tx_get(q, ids[i], &out[i]) != 0)
 			return -EIO;
 	return n;
+}
+
+/* ---- transactionData ------------------------------------------------------ */
+
+int ocpp_queue_tx_data_count(struct ocpp_queue *q, int64_t local_tx)
+{
+	sqlite3_stmt *st = prep(q, "SELECT count(*) FROM ocpp_tx_data WHERE local_tx = ?");
+	int n = -EIO;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, local_tx);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Deletes every second value that is not kept, the first one included.
+ * Returns how many went, or -EIO. */
+static int thin_data(struct ocpp_queue *q, int64_t local_tx)
+{
+	sqlite3_stmt *st = prep(q,
+		"DELETE FROM ocpp_tx_data WHERE id IN (SELECT id FROM ("
+		"  SELECT id, row_number() OVER (ORDER BY id) AS rn FROM ocpp_tx_data"
+		"  WHERE local_tx = ? AND keep = 0)"
+		" WHERE rn % 2 = 1)");
+	int r;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, local_tx);
+	r = step_done(st);
+	return r < 0 ? r : sqlite3_changes(q->db);
+}
+
+int ocpp_queue_tx_data_add(struct ocpp_queue *q, int64_t local_tx, const char *meter_value,
+			   bool keep, unsigned max)
+{
+	struct ocpp_queue_tx tx;
+	sqlite3_stmt *st;
+	int r, n;
+
+	if (max < 2 || !payload_ok(meter_value))
+		return OCPP_QUEUE_E_INVALID;
+	r = ocpp_queue_tx_get(q, local_tx, &tx);
+	if (r != 0)
+		return r;
+	if (tx.stop_ms != 0)
+		return OCPP_QUEUE_E_NOT_FOUND;
+	if (begin(q) < 0)
+		return -EIO;
+	n = ocpp_queue_tx_data_count(q, local_tx);
+	r = n < 0 ? n : 0;
+	if (r == 0 && (unsigned)n + 1 > max - 1) {
+		r = thin_data(q, local_tx);
+		if (r >= 0) {
+			n = ocpp_queue_tx_data_count(q, local_tx);
+			r = n < 0 ? n : (unsigned)n + 1 > max - 1 ? OCPP_QUEUE_E_FULL : 0;
+		}
+	}
+	if (r == 0) {
+		r = -EIO;
+		st = prep(q, "INSERT INTO ocpp_tx_data(local_tx, keep, meter_value) VALUES (?, ?, ?)");
+		if (st) {
+			sqlite3_bind_int64(st, 1, local_tx);
+			sqlite3_bind_int(st, 2, keep);
+			sqlite3_bind_text(st, 3, meter_value, -1, SQLITE_STATIC);
+			r = step_done(st);
+		}
+	}
+	if (r == OCPP_QUEUE_E_FULL) {
+		/* what thinning did stays: commit it, refuse this one */
+		r = commit(q, 0);
+		return r == 0 ? OCPP_QUEUE_E_FULL : r;
+	}
+	return commit(q, r);
+}
+
+int ocpp_queue_tx_data_get(struct ocpp_queue *q, int64_t local_tx, char **text)
+{
+	sqlite3_stmt *st = prep(q, "SELECT meter_value FROM ocpp_tx_data WHERE local_tx = ? "
+				   "ORDER BY id");
+	json_t *arr = json_array();
+	int rc, r = 0;
+
+	*text = NULL;
+	if (!st || !arr) {
+		sqlite3_finalize(st);
+		json_decref(arr);
+		return st ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_int64(st, 1, local_tx);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		json_t *mv = t ? json_loads(t, 0, NULL) : NULL;
+		/* checked when kept: a damaged row is left out, not the stop */
+		if (mv && json_is_object(mv))
+			json_array_append(arr, mv);
+		json_decref(mv);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		r = -EIO;
+	if (r == 0 && !(*text = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+		r = -ENOMEM;
+	json_decref(arr);
+	return r;
 }
 
 /* Writes the remote transaction id into a Stop/MeterValues payload. */

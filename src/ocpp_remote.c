@@ -147,13 +147,16 @@ struct remote_start {
 	char id_tag[21];
 };
 
-static bool can_start(struct ocpp_cp *cp, unsigned id)
+/* need_ev: the EV must be plugged in already (no connector named, or no
+ * ConnectionTimeOut to wait for it). */
+static bool can_start(struct ocpp_cp *cp, unsigned id, bool need_ev)
 {
 	struct ocpp_cp_connector_info in = { .ev_plugged = -1 };
 	if (!ocpp_cp_connector_operative(cp, id) || cp->conn[id].local_tx)
 		return false;
 	cp->ops->connector_info(cp->user, id, &in);
-	return !in.faulted_meter && !in.faulted_contactor && !in.session && in.ev_plugged != 0;
+	return !in.faulted_meter && !in.faulted_contactor && !in.session &&
+	       (need_ev ? in.ev_plugged != 0 : true);
 }
 
 static void on_remote_authorized(void *user, unsigned connector, bool accepted,
@@ -178,11 +181,12 @@ void cp_handle_remote_start(struct ocpp_cp *cp, const char *id, void *req)
 
 	if (r->has_connector_id) {
 		if (r->connector_id >= 1 && (unsigned)r->connector_id <= cp->n &&
-		    can_start(cp, (unsigned)r->connector_id))
+		    can_start(cp, (unsigned)r->connector_id,
+			      ocpp_config_int(cp->keys, "ConnectionTimeOut") == 0))
 			conn = (unsigned)r->connector_id;
 	} else {
 		for (unsigned i = 1; i <= cp->n && !conn; i++)
-			if (can_start(cp, i))
+			if (can_start(cp, i, true))
 				conn = i;
 	}
 	struct remote_start *rs = conn ? calloc(1, sizeof(*rs)) : NULL;
@@ -232,9 +236,10 @@ void cp_handle_remote_stop(struct ocpp_cp *cp, const char *id, void *req)
 	const struct ocpp_remote_stop_transaction_req *r = req;
 	unsigned conn = connector_of(cp, r->transaction_id);
 
+	if (conn)	/* before the answer: the request ends with it */
+		ws_info("ocpp: RemoteStopTransaction %d on connector %u", r->transaction_id, conn);
 	cp_reply(cp, id, json_pack("{s:s}", "status", conn ? "Accepted" : "Rejected"));
 	if (conn) {
-		ws_info("ocpp: RemoteStopTransaction %d on connector %u", r->transaction_id, conn);
 		end_transaction(cp, conn, "Remote");
 	}
 }
@@ -278,6 +283,12 @@ void cp_handle_unlock_connector(struct ocpp_cp *cp, const char *id, void *req)
 
 void cp_handle_clear_cache(struct ocpp_cp *cp, const char *id, void *req)
 {
-	/* no authorization cache is kept: there is nothing to clear */
-	cp_reply(cp, id, json_pack("{s:s}", "status", "Accepted"));
+	int r = cp_auth_clear_cache(cp);
+
+	if (r < 0)
+		ws_err("ocpp: ClearCache: cannot empty the authorization cache");
+	else
+		ws_info("ocpp: ClearCache: %s", r == 0 ? "the authorization cache is empty" :
+			"Rejected, AuthorizationCacheEnabled is false");
+	cp_reply(cp, id, json_pack("{s:s}", "status", r == 0 ? "Accepted" : "Rejected"));
 }

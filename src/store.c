@@ -84,6 +84,44 @@ static const char *const migrations[] = {
 	"  highest BLOB, highest_sig BLOB, highest_ms INTEGER,"
 	"  billed BLOB, claimed BLOB,"
 	"  denied INTEGER NOT NULL DEFAULT 0, deny_reason TEXT);",
+	/* 4 -> 5: the OCPP authorization cache (least recently used evicted
+	 * first: `used` orders it) and the local authorization list with its
+	 * version (ocpp_auth.c).  idTags compare case-insensitively
+	 * (IdToken is a CiString).  expiry: the dateTime as received, expiry_ms
+	 * its value; both NULL when the idTagInfo has none */
+	"CREATE TABLE ocpp_auth_cache ("
+	"  id_tag TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx')),"
+	"  expiry TEXT, expiry_ms INTEGER,"
+	"  parent_id_tag TEXT,"
+	"  used INTEGER NOT NULL);"
+	"CREATE INDEX ocpp_auth_cache_by_use ON ocpp_auth_cache(used);"
+	"CREATE TABLE ocpp_local_list ("
+	"  id_tag TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx')),"
+	"  expiry TEXT, expiry_ms INTEGER,"
+	"  parent_id_tag TEXT);"
+	"CREATE TABLE ocpp_local_list_version ("
+	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
+	"  version INTEGER NOT NULL);",
+	/* 5 -> 6: the meter values kept for a transaction's StopTransaction
+	 * transactionData (ocpp_queue.c); keep: Transaction.Begin, never
+	 * thinned.  Deleted when the StopTransaction is queued */
+	"CREATE TABLE ocpp_tx_data ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  local_tx INTEGER NOT NULL,"
+	"  keep INTEGER NOT NULL,"
+	"  meter_value TEXT NOT NULL);"
+	"CREATE INDEX ocpp_tx_data_by_tx ON ocpp_tx_data(local_tx, id);",
+	/* 6 -> 7: reservations (ocpp_reserve.c), one per connector */
+	"CREATE TABLE ocpp_reservations ("
+	"  connector INTEGER PRIMARY KEY,"
+	"  id INTEGER NOT NULL UNIQUE,"
+	"  expiry_ms INTEGER NOT NULL,"
+	"  id_tag TEXT NOT NULL,"
+	"  parent_id_tag TEXT);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -97,7 +97,7 @@ static void test_table(struct ocpp_config *cfg)
 	CHECK(report_find(&r, "SecurityProfile") != NULL);
 	/* the keys of profiles not implemented are absent: a key promises its function */
 	CHECK(report_find(&r, "ChargeProfileMaxStackLevel") == NULL);
-	CHECK(report_find(&r, "ReserveConnectorZeroSupported") == NULL);
+	CHECK(report_find(&r, "ReserveConnectorZeroSupported") != NULL);
 	CHECK(report_find(&r, "CpoName") == NULL);
 	/* absent on purpose (no lighting) and write-only */
 	CHECK(report_find(&r, "BlinkRepeat") == NULL);

@@ -63,7 +63,8 @@ struct ocpp_cp_ops {
 };
 
 /* The answer to ocpp_cp_authorize(). status: the idTagInfo status
- * ("Accepted", "Invalid", ...) or "Offline". */
+ * ("Accepted", "Invalid", ...) of the Central System or of the local entry
+ * that decided, or "Offline" when AllowOfflineTxForUnknownId decided. */
 typedef void (*ocpp_cp_auth_fn)(void *user, unsigned connector, bool accepted,
 				const char *status);
 
@@ -77,15 +78,19 @@ struct ocpp_cp *ocpp_cp_free(struct ocpp_cp *cp);
 /* A connector's state may have changed: re-derive and report its status. */
 void ocpp_cp_connector_changed(struct ocpp_cp *cp, unsigned id);
 
-/* Asks the Central System whether id_tag may charge (Authorize).  Offline,
- * the answer is AllowOfflineTxForUnknownId.  cb is called once, later.
- * Returns 0 or -errno. */
+/* Decides whether id_tag may charge: the Local Authorization List and the
+ * Authorization Cache (LocalPreAuthorize online, LocalAuthorizeOffline
+ * offline), the Central System (Authorize), and for an idTag unknown
+ * offline AllowOfflineTxForUnknownId (docs/ocpp.md, "Authorization").
+ * cb is called once, later, from the loop.  Returns 0, -EINVAL (id_tag
+ * empty or longer than 20) or -ENOMEM. */
 int ocpp_cp_authorize(struct ocpp_cp *cp, unsigned connector, const char *id_tag,
 		      ocpp_cp_auth_fn cb, void *user);
 
 /* Starts a transaction on connector for id_tag at meter reading meter_wh:
  * queues its StartTransaction durably (sent now or after an outage) and
- * samples MeterValues every MeterValueSampleInterval.  Returns 0,
+ * samples MeterValues every MeterValueSampleInterval.  Returns 0, -EACCES
+ * (the connector is reserved for another idTag),
  * -EBUSY (one runs already), or -EIO. */
 int ocpp_cp_transaction_start(struct ocpp_cp *cp, unsigned connector,
 			      const char *id_tag, double meter_wh);
@@ -100,6 +105,12 @@ bool ocpp_cp_transaction_active(const struct ocpp_cp *cp, unsigned connector);
 /* False while the Central System set the connector (or the whole charge
  * point, connector 0) Inoperative: no session may start. */
 bool ocpp_cp_connector_operative(const struct ocpp_cp *cp, unsigned connector);
+/* True while a reservation (ReserveNow) holds the connector: only its
+ * idTag may start there (ocpp_cp_may_start), no paid session. */
+bool ocpp_cp_connector_reserved(const struct ocpp_cp *cp, unsigned connector);
+/* Whether id_tag may start a transaction on connector now, as far as
+ * reservations go (ask before closing the contactor). */
+bool ocpp_cp_may_start(struct ocpp_cp *cp, unsigned connector, const char *id_tag);
 /* Transaction messages waiting in the durable queue. */
 size_t ocpp_cp_queued(const struct ocpp_cp *cp);
 

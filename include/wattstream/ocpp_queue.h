@@ -157,6 +157,28 @@ int ocpp_queue_tx_list_open(struct ocpp_queue *q, struct ocpp_queue_tx *out, int
  * StopTransaction left the queue. */
 int ocpp_queue_tx_get(struct ocpp_queue *q, int64_t local_tx, struct ocpp_queue_tx *out);
 
+/* transactionData (errata 3.14, 3.89): the MeterValues a transaction's
+ * StopTransaction will carry, kept in the store so that a StopTransaction
+ * built after a restart (PowerLoss) still has them.
+ *
+ * Keeps one MeterValue (a JSON object: timestamp and sampledValue) for the
+ * open transaction local_tx.  keep: never thinned (Transaction.Begin).  At
+ * most max - 1 are kept (the Transaction.End value comes with the stop):
+ * past that, every second value that is not kept goes first, the first of
+ * them included (1st, 3rd, 5th...), which halves the time resolution and
+ * keeps the span.  Returns 0, OCPP_QUEUE_E_FULL (nothing left to thin: this
+ * value is not kept), OCPP_QUEUE_E_NOT_FOUND (no open transaction local_tx),
+ * OCPP_QUEUE_E_INVALID (not a JSON object, max < 2), or -EIO. */
+int ocpp_queue_tx_data_add(struct ocpp_queue *q, int64_t local_tx, const char *meter_value,
+			   bool keep, unsigned max);
+/* The values kept for local_tx, oldest first, as the text of a JSON array
+ * in *text (the caller frees it; "[]" when none).  They are deleted
+ * in the commit that queues the transaction's StopTransaction.  Returns 0,
+ * -ENOMEM or -EIO. */
+int ocpp_queue_tx_data_get(struct ocpp_queue *q, int64_t local_tx, char **text);
+/* How many values are kept for local_tx, or -EIO. */
+int ocpp_queue_tx_data_count(struct ocpp_queue *q, int64_t local_tx);
+
 /* Messages and payload bytes queued now. */
 size_t ocpp_queue_count(struct ocpp_queue *q);
 size_t ocpp_queue_bytes(struct ocpp_queue *q);

@@ -122,7 +122,15 @@ describe('registration, heartbeat and status', () => {
     assert.equal((await csms.call(ID, 'TriggerMessage', { requestedMessage: 'StatusNotification', connectorId: 1 })).status, 'Accepted');
     await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1, 5000, { since: m });
     assert.equal((await csms.call(ID, 'TriggerMessage', { requestedMessage: 'Heartbeat' })).status, 'Accepted');
-    const e = await csms.call(ID, 'ReserveNow', { connectorId: 1, expiryDate: new Date(Date.now() + 60000).toISOString(), idTag: 'X', reservationId: 1 });
+    // MeterValues on demand: the latest reading, context Trigger
+    const m2 = csms.mark();
+    assert.equal((await csms.call(ID, 'TriggerMessage', { requestedMessage: 'MeterValues', connectorId: 1 })).status, 'Accepted');
+    const mv = await csms.waitFor('MeterValues', (r) => r.params.connectorId === 1, 5000, { since: m2 });
+    assert.equal(mv.params.transactionId, undefined);
+    assert.equal(mv.params.meterValue[0].sampledValue[0].context, 'Trigger');
+    assert.equal((await csms.call(ID, 'TriggerMessage', { requestedMessage: 'FirmwareStatusNotification' })).status, 'NotImplemented');
+    // a profile not implemented (SmartCharging): NotSupported
+    const e = await csms.call(ID, 'GetCompositeSchedule', { connectorId: 1, duration: 60 });
     assert.equal(e.errorCode, 'NotSupported');
   });
 

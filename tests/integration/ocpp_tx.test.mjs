@@ -86,12 +86,19 @@ describe('transactions', () => {
     assert.ok(stop.params.meterStop >= st.params.meterStart + 10);
     assert.ok(Math.abs(stop.params.meterStop - Math.floor(1234500 + sim1.true_energy_wh)) <= 1,
       `meterStop ${stop.params.meterStop} vs meter ${1234500 + sim1.true_energy_wh}`);
-    assert.equal(stop.params.transactionData[0].sampledValue[0].context, 'Transaction.End');
+    // transactionData: Transaction.Begin first, Transaction.End last
+    assert.equal(stop.params.transactionData[0].sampledValue[0].context, 'Transaction.Begin');
+    assert.equal(stop.params.transactionData.at(-1).sampledValue[0].context, 'Transaction.End');
     // the EV is still plugged: Finishing, then Available once it leaves
     await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Finishing', 5000, { since: m2 });
     await sim.ctl.cmd('unplug 1');
     await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Available', 5000, { since: m2 });
-    assert.match((await d.ctl.cmd('start 1 TAG-X')).error, /no EV plugged in/);
+    // no EV: the authorized idTag waits for one (ConnectionTimeOut); stop cancels it
+    const m3 = csms.mark();
+    assert.equal((await d.ctl.cmd('start 1 TAG-X')).ok, true);
+    await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Preparing', 5000, { since: m3 });
+    assert.equal((await d.ctl.cmd('stop 1')).ok, true);
+    await csms.waitFor('StatusNotification', (x) => x.params.connectorId === 1 && x.params.status === 'Available', 5000, { since: m3 });
     await sim.ctl.cmd('plug 1');
     await until(async () => (await status()).ev === 'plugged', { what: 'plugged' });
   });
