@@ -17,6 +17,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "wattstream/address.h"
 #include "wattstream/log.h"
 #include "wattstream/parse.h"
 #include "ws-build-config.h"
@@ -87,10 +88,12 @@ static const struct key_def payment_keys[] = {
 	STR("location", struct ws_payment_config, location),
 	STR("station_key_file", struct ws_payment_config, station_key_file),
 	STR("payee_key_file", struct ws_payment_config, payee_key_file),
+	STR("payee_address", struct ws_payment_config, payee_address),
 	STR("tls_cert_file", struct ws_payment_config, tls_cert_file),
 	STR("tls_key_file", struct ws_payment_config, tls_key_file),
 	U32("watch_interval_s", struct ws_payment_config, watch_interval_s, 1, 86400),
 	U64("claim_threshold", struct ws_payment_config, claim_threshold, 0, 1e19),
+	U32("claim_batch_max", struct ws_payment_config, claim_batch_max, 1, 64),
 	{ 0 },
 };
 
@@ -356,6 +359,7 @@ void ws_config_defaults(struct ws_config *cfg)
 	p->grace_s = 30;
 	p->min_deposit = 3000000;	/* 10 kWh at the default price */
 	p->watch_interval_s = 60;	/* far inside any sane challenge period */
+	p->claim_batch_max = 16;	/* about 0.6 M gas per claimMany */
 }
 
 static int find_bus(const struct ws_config *cfg, const char *name)
@@ -643,6 +647,17 @@ static void validate(struct parse_state *st)
 		add_error(st->errs, nm, 0, "[payment] rpc_url must start with http:// or https://");
 	if (!pc->tls_cert_file[0] != !pc->tls_key_file[0])
 		add_error(st->errs, nm, 0, "[payment] tls_cert_file and tls_key_file go together");
+	if (pc->payee_address[0]) {
+		uint8_t a[20];
+		if (pc->payee_key_file[0])
+			add_error(st->errs, nm, 0,
+				  "[payment] payee_address and payee_key_file exclude each other (the payee is either a key here or an address whose claims another machine submits)");
+		int ar = ws_address_parse(pc->payee_address, a);
+		if (ar != 0 || ws_address_is_zero(a))
+			add_error(st->errs, nm, 0, "[payment] payee_address must be 0x and 40 hex digits%s",
+				  ar == WS_ADDRESS_E_CHECKSUM ? " (mixed case that is not its EIP-55 checksum)" :
+				  ar == 0 ? ", not the zero address" : "");
+	}
 	/* payments without [ocpp] are allowed: sessions are then local only */
 
 	if (cfg->n_connectors == 0)

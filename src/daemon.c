@@ -730,9 +730,9 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 		return;
 	}
 	if (strcmp(cmd, "help") == 0) {
-		reply_json(conn, json_pack("{s:b, s:[s,s,s,s,s,s,s,s]}", "ok", 1, "commands",
+		reply_json(conn, json_pack("{s:b, s:[s,s,s,s,s,s,s,s,s]}", "ok", 1, "commands",
 					   "status", "reading N", "start N IDTAG", "stop N",
-					   "close N SESSION", "open N", "faults [N]", "help"));
+					   "close N SESSION", "open N", "faults [N]", "claims", "help"));
 	} else if (strcmp(cmd, "status") == 0) {
 		json_t *arr = json_array();
 		for (unsigned i = 0; i < d->n_conn; i++)
@@ -841,6 +841,17 @@ static void control_command(void *user, struct control_conn *conn, char *line)
 		connector_fsm(&dc->c, CEV_OPEN_REQUEST, "control socket", now);
 		reply_json(conn, json_pack("{s:b, s:i, s:s}", "ok", 1, "connector", (int)dc->c.id,
 					   "state", connector_state_name(dc->c.state)));
+	} else if (strcmp(cmd, "claims") == 0) {
+		/* the claims another machine submits (payee_address) */
+		if (a1) {
+			reply_error(conn, "claims takes no argument");
+			return;
+		}
+		if (!d->pay) {
+			reply_error(conn, "payments are off");
+			return;
+		}
+		reply_json(conn, pay_station_claims(d->pay));
 	} else if (strcmp(cmd, "faults") == 0) {
 		uint32_t id = 0;
 		if (a1 && ws_parse_u32(a1, 1, d->n_conn, &id) != 0) {

@@ -10,7 +10,9 @@
  * message; per reading: O(1). */
 #include "wattstream/pay_station.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <libwebsockets.h>
 #include <math.h>
 #include <stddef.h>
@@ -77,6 +79,24 @@ struct tariff {
 	uint8_t sig[65];
 };
 
+/* A payee key: the current one, or a retired one kept for the channels
+ * opened to it (wattstream-keys rotate payee). */
+struct payee_key {
+	uint8_t sk[32];
+	uint8_t addr[20];
+};
+
+#define WATCH_MAX 64		/* channels one watchtower round reads */
+#define RETIRED_MAX 8		/* retired keys loaded per role */
+
+/* One channel as a watchtower round read it. */
+struct watch_entry {
+	struct pay_station *ps;
+	uint8_t id[32];
+	int err;			/* of the read: 0, a chain code, -1 under way */
+	struct ws_chain_channel ch;
+};
+
 struct pay_station {
 	const struct ws_config *cfg;
 	const struct ws_payment_config *pc;
@@ -89,7 +109,16 @@ struct pay_station {
 	uint64_t chain_id;
 	uint8_t channels[20], registry[20], token[20];
 	uint8_t station_sk[32], station[20];
-	uint8_t payee_sk[32], payee[20];
+	/* the payee: channels' receiver.  Without a key here (payee_address)
+	 * the station claims nothing itself and exports the claims. */
+	uint8_t payee[20];
+	bool have_payee_key;
+	struct payee_key payee_key;
+	struct payee_key retired_payee[RETIRED_MAX];
+	unsigned n_retired_payee;
+	bool retired_noted[RETIRED_MAX];
+	uint8_t retired_station[RETIRED_MAX][20];	/* addresses only */
+	unsigned n_retired_station;
 	uint8_t idtag_secret[32];
 	uint8_t channels_dsep[32], offers_dsep[32], receipts_dsep[32];
 	struct tariff cur;		/* in force for new sessions; its offer is the published one */
@@ -99,19 +128,28 @@ struct pay_station {
 	struct tariff want;		/* the newest tariff asked for */
 	char endpoint[PAY_ENDPOINT_MAX + 1];
 	struct start_req *starts;
-	/* settlement and watchtower */
+	/* settlement and watchtower: a round reads every channel with an
+	 * unclaimed voucher, then sends one claim transaction */
 	lws_sorted_usec_list_t watch_sul;
-	bool watching;			/* a log query is under way */
-	uint64_t watch_from_block;
-	uint8_t claiming[16][32];	/* channels with a claim in flight */
-	unsigned n_claiming;
-	/* the payee key sends one transaction at a time (its nonce): claims
-	 * and offers wait for each other */
+	bool round_busy;		/* reads under way */
+	bool round_again;		/* a round was asked for meanwhile */
+	unsigned n_watch, watch_pending;
+	struct watch_entry watch[WATCH_MAX];
+	unsigned n_known;		/* the last complete round (for `claims`) */
+	struct watch_entry known[WATCH_MAX];
+	struct ws_chain_claim batch[WATCH_MAX];	/* the claim transaction under way */
+	unsigned n_batch;
+	/* channels of a failed batch: claimed one per transaction next */
+	uint8_t solo[WATCH_MAX][32];
+	unsigned n_solo;
+	/* one payee transaction at a time (its nonce): claims and offers
+	 * wait for each other */
 	bool tx_busy;
 	bool publish_wanted;
+	bool latest_busy;		/* reading the registry's latest offer */
 	/* claims that failed wait before the next try, so one channel whose
 	 * claim keeps failing does not hold up the others */
-	struct { uint8_t id[32]; uint64_t until_us; } backoff[16];
+	struct { uint8_t id[32]; uint64_t until_us; } backoff[WATCH_MAX];
 	/* the offer whose publication is under way */
 	bool inflight_new;		/* a new tariff (not the one in force) */
 	struct tariff inflight;
@@ -252,54 +290,46 @@ static void apply(struct pay_conn *pc, const struct pay_actions *a, uint64_t now
 			    a->end_reason == PAY_END_UNPAID ? "DeAuthorized" : "Local", NULL);
 }
 
-/* ---- settlement ------------------------------------------------------------------ */
+/* ---- settlement and watchtower ------------------------------------------------ */
 
-struct claim_req {
-	struct pay_station *ps;
-	uint8_t channel_id[32];
-	ws_u256 amount;
-	bool close;
-};
+/* Every watch_interval_s, at start, after each session and after each
+ * transaction, a round reads every channel we hold an unclaimed voucher
+ * for (getChannel: receiver, claimed, close request).  It learns what was
+ * claimed by others (the payee key on another machine), then sends ONE
+ * transaction (claimMany when more than one) for everything due under one
+ * key: final claims for close requests first, at once; then partial
+ * claims of channels not in a session with claim_threshold unclaimed.
+ * claimMany is all or nothing: the channels of a batch that fails are
+ * claimed one per transaction next, and a single claim that fails backs
+ * off, so one bad channel costs one failed batch and never blocks the
+ * others.  Cost per round: one eth_call per unclaimed channel (at most
+ * WATCH_MAX), one transaction per claim_batch_max channels due. */
 
-static bool claim_in_flight(struct pay_station *ps, const uint8_t id[32])
-{
-	for (unsigned i = 0; i < ps->n_claiming; i++)
-		if (memcmp(ps->claiming[i], id, 32) == 0)
-			return true;
-	return false;
-}
-
-static void claim_done(struct pay_station *ps, const uint8_t id[32])
-{
-	for (unsigned i = 0; i < ps->n_claiming; i++)
-		if (memcmp(ps->claiming[i], id, 32) == 0) {
-			memmove(ps->claiming[i], ps->claiming[i + 1], (ps->n_claiming - i - 1) * 32);
-			ps->n_claiming--;
-			return;
-		}
-}
+#define CLAIM_BACKOFF_US (30ull * 1000000)
 
 static void publish_offer(struct pay_station *ps);
-
 static void watch_cb(lws_sorted_usec_list_t *sul);
 
+static void round_soon(struct pay_station *ps)
+{
+	lws_sul_schedule(ps->ctx, 0, &ps->watch_sul, watch_cb, 1);
+}
+
 /* A payee transaction ended: the next one may go (an offer first, then
- * the watchtower's next claim at once). */
-static void tx_done(struct pay_station *ps)
+ * with again the watchtower's next round at once). */
+static void tx_done(struct pay_station *ps, bool again)
 {
 	ps->tx_busy = false;
 	if (ps->publish_wanted)
 		publish_offer(ps);
-	else
-		lws_sul_schedule(ps->ctx, 0, &ps->watch_sul, watch_cb, 1);
+	else if (again)
+		round_soon(ps);
 }
-
-#define CLAIM_BACKOFF_US (30ull * 1000000)
 
 static bool backing_off(struct pay_station *ps, const uint8_t id[32])
 {
 	uint64_t now = ws_clock_mono_us();
-	for (unsigned i = 0; i < 16; i++)
+	for (unsigned i = 0; i < WATCH_MAX; i++)
 		if (ps->backoff[i].until_us > now && memcmp(ps->backoff[i].id, id, 32) == 0)
 			return true;
 	return false;
@@ -308,85 +338,105 @@ static bool backing_off(struct pay_station *ps, const uint8_t id[32])
 static void back_off(struct pay_station *ps, const uint8_t id[32])
 {
 	unsigned oldest = 0;
-	for (unsigned i = 1; i < 16; i++)
+	for (unsigned i = 1; i < WATCH_MAX; i++)
 		if (ps->backoff[i].until_us < ps->backoff[oldest].until_us)
 			oldest = i;
 	memcpy(ps->backoff[oldest].id, id, 32);
 	ps->backoff[oldest].until_us = ws_clock_mono_us() + CLAIM_BACKOFF_US;
 }
 
+static int solo_find(struct pay_station *ps, const uint8_t id[32])
+{
+	for (unsigned i = 0; i < ps->n_solo; i++)
+		if (memcmp(ps->solo[i], id, 32) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void solo_add(struct pay_station *ps, const uint8_t id[32])
+{
+	if (solo_find(ps, id) < 0 && ps->n_solo < WATCH_MAX)
+		memcpy(ps->solo[ps->n_solo++], id, 32);
+}
+
+static void solo_remove(struct pay_station *ps, const uint8_t id[32])
+{
+	int i = solo_find(ps, id);
+	if (i >= 0) {
+		memmove(ps->solo[i], ps->solo[i + 1], (ps->n_solo - (unsigned)i - 1) * 32);
+		ps->n_solo--;
+	}
+}
+
+static const struct payee_key *key_for(const struct pay_station *ps, const uint8_t receiver[20])
+{
+	if (ps->have_payee_key && memcmp(receiver, ps->payee_key.addr, 20) == 0)
+		return &ps->payee_key;
+	for (unsigned i = 0; i < ps->n_retired_payee; i++)
+		if (memcmp(receiver, ps->retired_payee[i].addr, 20) == 0)
+			return &ps->retired_payee[i];
+	return NULL;
+}
+
 static void on_claimed(void *user, int err, const struct ws_chain_tx_result *tx)
 {
-	struct claim_req *cr = user;
+	struct pay_station *ps = user;
+	unsigned n = ps->n_batch, finals = 0;
+	bool ok = !err && tx && tx->receipt && tx->receipt->status;
 	char hash[67] = "";
 
 	if (tx)
 		ws_hex_format(tx->tx_hash, 32, hash, sizeof(hash));
-	claim_done(cr->ps, cr->channel_id);
-	if (err || !tx || !tx->receipt || !tx->receipt->status) {
-		ws_warn("payment: claim failed (%s); the watchtower tries again in %llu s",
-			err ? ws_chain_strerror(err) : "reverted",
+	ps->n_batch = 0;
+	if (!ok && n > 1) {
+		/* all or nothing: find the bad one by claiming one at a time */
+		ws_warn("payment: a claimMany of %u channels failed (%s); claiming them one per transaction",
+			n, err ? ws_chain_strerror(err) : "reverted");
+		for (unsigned i = 0; i < n; i++)
+			solo_add(ps, ps->batch[i].channel_id);
+	} else if (!ok) {
+		char id[67];
+		ws_hex_format(ps->batch[0].channel_id, 32, id, sizeof(id));
+		ws_warn("payment: claim of channel %s failed (%s); the watchtower tries again in %llu s",
+			id, err ? ws_chain_strerror(err) : "reverted",
 			(unsigned long long)(CLAIM_BACKOFF_US / 1000000));
-		back_off(cr->ps, cr->channel_id);
+		solo_remove(ps, ps->batch[0].channel_id);
+		back_off(ps, ps->batch[0].channel_id);
 	} else {
-		if (pay_ledger_set_claimed(cr->ps->store, cr->channel_id, &cr->amount) < 0)
-			ws_err("payment: claim %s mined but not recorded", hash);
-		ws_notice("payment: %s on-chain in %s, gas used %llu",
-			  cr->close ? "final claim (close request answered)" : "claimed", hash,
+		for (unsigned i = 0; i < n; i++) {
+			solo_remove(ps, ps->batch[i].channel_id);
+			finals += ps->batch[i].close;
+			if (pay_ledger_set_claimed(ps->store, ps->batch[i].channel_id,
+						   &ps->batch[i].amount) < 0)
+				ws_err("payment: claim %s mined but not recorded", hash);
+		}
+		ws_notice("payment: %s on-chain in %s: %u channel%s (%s), gas used %llu",
+			  finals ? "final claim (close request answered)" : "claimed", hash, n,
+			  n > 1 ? "s" : "", n > 1 ? "claimMany" : "claim",
 			  (unsigned long long)tx->receipt->gas_used);
 	}
-	struct pay_station *ps = cr->ps;
-	free(cr);
-	tx_done(ps);
+	/* next round at once, unless a single claim just failed (it backs
+	 * off; a final claim is tried again on the next tick) */
+	tx_done(ps, ok || n > 1);
 }
 
-/* Claims the channel's highest voucher if it is above what was claimed:
- * a partial claim (the channel stays open for later sessions), or with
- * close the final one that answers a close request. */
-static void claim(struct pay_station *ps, const uint8_t channel_id[32], bool close)
+static bool send_claims(struct pay_station *ps, const struct payee_key *k,
+			const struct ws_chain_claim *claims, unsigned n)
 {
-	struct pay_ledger_channel row;
-	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
+	struct ws_chain_signer signer = { .seckey = k->sk };
 
-	/* one payee transaction at a time; the watchtower comes back for it */
-	if (ps->tx_busy || claim_in_flight(ps, channel_id) || ps->n_claiming >= 16 ||
-	    (!close && backing_off(ps, channel_id)) ||
-	    pay_ledger_get(ps->store, channel_id, &row) != 0 || !row.have_voucher ||
-	    ws_u256_cmp(&row.highest, &row.claimed) <= 0)
-		return;
-	/* a partial claim waits until enough is unclaimed to be worth its gas
-	 * (and fewer claims say less on-chain); a final claim never waits */
-	ws_u256 unclaimed, threshold = ws_u256_from_u64(ps->pc->claim_threshold);
-	if (!close && (ws_u256_sub(&unclaimed, &row.highest, &row.claimed) < 0 ||
-		       ws_u256_cmp(&unclaimed, &threshold) < 0))
-		return;
-	struct claim_req *cr = calloc(1, sizeof(*cr));
-	if (!cr)
-		return;
-	cr->ps = ps;
-	memcpy(cr->channel_id, channel_id, 32);
-	cr->amount = row.highest;
-	cr->close = close;
-	memcpy(signer.address, ps->payee, 20);
-	memcpy(ps->claiming[ps->n_claiming++], channel_id, 32);
+	memcpy(signer.address, k->addr, 20);
+	memcpy(ps->batch, claims, n * sizeof(*claims));
+	ps->n_batch = n;
 	ps->tx_busy = true;
-	struct ws_chain_claim claim = { .amount = row.highest, .close = close };
-	memcpy(claim.channel_id, channel_id, 32);
-	memcpy(claim.sig, row.highest_sig, 65);
-	if (ws_chain_claim(ps->chain, ps->channels, &signer, &claim, 1, on_claimed, cr) != 0) {
+	if (ws_chain_claim(ps->chain, ps->channels, &signer, ps->batch, n, on_claimed, ps) != 0) {
 		ws_warn("payment: cannot send a claim now");
-		claim_done(ps, channel_id);
-		free(cr);
 		ps->tx_busy = false;
+		ps->n_batch = 0;
+		return false;
 	}
+	return true;
 }
-
-static void settle(struct pay_station *ps, const uint8_t channel_id[32])
-{
-	claim(ps, channel_id, false);
-}
-
-/* ---- watchtower ------------------------------------------------------------------- */
 
 static bool in_session(struct pay_station *ps, const uint8_t id[32])
 {
@@ -396,44 +446,243 @@ static bool in_session(struct pay_station *ps, const uint8_t id[32])
 	return false;
 }
 
-static void on_close_requests(void *user, int err, const struct ws_chain_close_request *reqs,
-			      size_t n)
+/* After a round that saw every unclaimed channel (ps->known): a retired
+ * payee key with nothing left on its channels is said so, once. */
+static void note_retired(struct pay_station *ps)
 {
-	struct pay_station *ps = user;
+	for (unsigned r = 0; r < ps->n_retired_payee; r++) {
+		bool used = false;
+		for (unsigned i = 0; i < ps->n_known && !used; i++)
+			used = memcmp(ps->known[i].ch.receiver, ps->retired_payee[r].addr, 20) == 0;
+		if (!used && !ps->retired_noted[r]) {
+			char a[WS_ADDRESS_STR_SIZE];
+			ws_address_format(ps->retired_payee[r].addr, a);
+			ws_notice("payment: retired payee key %s: nothing left to claim on its channels", a);
+		}
+		ps->retired_noted[r] = !used;
+	}
+}
 
-	ps->watching = false;
-	if (err) {
-		ws_debug("payment: watchtower cannot read the chain: %s", ws_chain_strerror(err));
+/* All reads of a round are in: learn, then claim what is due. */
+static void end_round(struct pay_station *ps)
+{
+	struct ws_chain_claim due[WATCH_MAX];
+	const struct payee_key *due_key[WATCH_MAX];
+	unsigned n_due = 0, n_final = 0;
+	bool complete = ps->n_watch < WATCH_MAX, sent = false;
+	ws_u256 threshold = ws_u256_from_u64(ps->pc->claim_threshold);
+
+	ps->round_busy = false;
+	ps->n_known = 0;
+	for (unsigned i = 0; i < ps->n_watch; i++) {
+		struct watch_entry *e = &ps->watch[i];
+		struct pay_ledger_channel row;
+		char idh[67], amt[80];
+		ws_u256 unclaimed;
+
+		if (e->err && e->err != WS_CHAIN_E_NO_CHANNEL) {
+			complete = false;	/* chain down: the next round */
+			continue;
+		}
+		if (pay_ledger_get(ps->store, e->id, &row) != 0 || !row.have_voucher)
+			continue;
+		ws_hex_format(e->id, 32, idh, sizeof(idh));
+		if (e->err == WS_CHAIN_E_NO_CHANNEL) {
+			/* closed: a final claim was made (elsewhere, or ours
+			 * unrecorded), or the sender settled: nothing to claim */
+			ws_u256 left;
+			if (ws_u256_sub(&left, &row.highest, &row.claimed) < 0)
+				left = ws_u256_from_u64(0);
+			ws_u256_to_dec(&left, amt, sizeof(amt));
+			ws_warn("payment: channel %s is closed on-chain; nothing is left to claim on it (%s of our voucher not claimed by us: a final claim made elsewhere, or settled by its sender)",
+				idh, amt);
+			if (pay_ledger_set_claimed(ps->store, e->id, &row.highest) < 0)
+				ws_err("payment: cannot record channel %s as settled", idh);
+			continue;
+		}
+		/* claims sent by others (the payee key on another machine) */
+		if (ws_u256_cmp(&e->ch.claimed, &row.claimed) > 0) {
+			ws_u256 c = e->ch.claimed;
+			if (ws_u256_cmp(&c, &row.highest) > 0)
+				c = row.highest;
+			ws_u256_to_dec(&e->ch.claimed, amt, sizeof(amt));
+			if (pay_ledger_set_claimed(ps->store, e->id, &c) < 0)
+				ws_err("payment: cannot record the claim on channel %s", idh);
+			else
+				ws_notice("payment: channel %s: %s claimed on-chain (seen on the chain)", idh, amt);
+			row.claimed = c;
+		}
+		if (ws_u256_sub(&unclaimed, &row.highest, &row.claimed) < 0 || ws_u256_is_zero(&unclaimed))
+			continue;
+		ps->known[ps->n_known++] = *e;
+		bool final = e->ch.close_requested_at != 0;
+		const struct payee_key *k = key_for(ps, e->ch.receiver);
+		if (!k) {
+			char rcv[WS_ADDRESS_STR_SIZE];
+			ws_address_format(e->ch.receiver, rcv);
+			ws_u256_to_dec(&unclaimed, amt, sizeof(amt));
+			if (final)
+				/* money is at stake: said at every round until claimed */
+				ws_crit("payment: close requested on channel %s (at unix %llu) with %s unclaimed, and its receiver %s has no key here: submit the exported claims now (control command `claims`, contracts/scripts/submit-claims.mjs)",
+					idh, (unsigned long long)e->ch.close_requested_at, amt, rcv);
+			else if (memcmp(e->ch.receiver, ps->payee, 20) != 0)
+				ws_warn("payment: channel %s pays %s, whose key is not here: %s unclaimed",
+					idh, rcv, amt);
+			continue;
+		}
+		if (final)
+			ws_notice("payment: close requested on a channel we hold a voucher for: claiming");
+		else if (in_session(ps, e->id) || backing_off(ps, e->id) ||
+			 ws_u256_cmp(&unclaimed, &threshold) < 0)
+			continue;
+		/* finals first */
+		unsigned at = final ? n_final++ : n_due;
+		memmove(&due[at + 1], &due[at], (n_due - at) * sizeof(due[0]));
+		memmove(&due_key[at + 1], &due_key[at], (n_due - at) * sizeof(due_key[0]));
+		memset(&due[at], 0, sizeof(due[at]));
+		memcpy(due[at].channel_id, e->id, 32);
+		due[at].amount = row.highest;
+		memcpy(due[at].sig, row.highest_sig, 65);
+		due[at].close = final;
+		due_key[at] = k;
+		n_due++;
+	}
+	if (complete)
+		note_retired(ps);
+	if (n_due && !ps->tx_busy && ps->chain) {
+		struct ws_chain_claim batch[WATCH_MAX];
+		unsigned nb = 0, pick = 0;
+		/* a channel of a failed batch goes alone (finals first) */
+		for (unsigned i = 0; i < n_due; i++)
+			if (solo_find(ps, due[i].channel_id) >= 0) {
+				pick = i;
+				nb = 1;
+				batch[0] = due[i];
+				break;
+			}
+		if (!nb)
+			for (unsigned i = 0; i < n_due && nb < ps->pc->claim_batch_max; i++)
+				if (due_key[i] == due_key[0] && solo_find(ps, due[i].channel_id) < 0)
+					batch[nb++] = due[i];
+		sent = send_claims(ps, due_key[pick], batch, nb);
+	}
+	if (ps->round_again && !sent) {
+		ps->round_again = false;
+		round_soon(ps);
+	}
+}
+
+static void on_watch_read(void *user, int err, const struct ws_chain_channel *ch)
+{
+	struct watch_entry *e = user;
+	struct pay_station *ps = e->ps;
+
+	e->err = err;
+	if (ch)
+		e->ch = *ch;
+	if (--ps->watch_pending == 0)
+		end_round(ps);
+}
+
+static void start_round(struct pay_station *ps)
+{
+	struct pay_ledger_channel open[WATCH_MAX];
+
+	/* one at a time; a transaction under way starts the next when done */
+	if (ps->round_busy || ps->tx_busy) {
+		ps->round_again = true;
 		return;
 	}
-	/* a close request on a channel we hold an unclaimed voucher for:
-	 * claim it finally, now, well inside the challenge period */
-	for (size_t i = 0; i < n; i++) {
-		ws_notice("payment: close requested on a channel we hold a voucher for: claiming");
-		claim(ps, reqs[i].channel_id, true);
+	if (!ps->chain)
+		return;
+	int n = pay_ledger_unclaimed(ps->store, open, WATCH_MAX);
+	if (n < 0)
+		ws_err("payment: watchtower cannot read the ledger");
+	if (n <= 0) {
+		if (n == 0) {
+			ps->n_known = 0;
+			note_retired(ps);
+		}
+		return;
 	}
+	ps->round_busy = true;
+	ps->round_again = false;
+	ps->n_watch = 0;
+	ps->watch_pending = 1;	/* held until every read is queued */
+	for (int i = 0; i < n; i++) {
+		struct watch_entry *e = &ps->watch[ps->n_watch++];
+		memset(e, 0, sizeof(*e));
+		e->ps = ps;
+		e->err = -1;
+		memcpy(e->id, open[i].id, 32);
+		ps->watch_pending++;
+		if (ws_chain_get_channel(ps->chain, ps->channels, e->id, on_watch_read, e) != 0) {
+			e->err = -ENOBUFS;
+			ps->watch_pending--;
+		}
+	}
+	if (--ps->watch_pending == 0)
+		end_round(ps);
+}
+
+/* registry.latest(station) answered: a pending tariff whose offer another
+ * machine published is in force now (payee_address). */
+static void on_latest(void *user, int err, const uint8_t *p, size_t len)
+{
+	struct pay_station *ps = user;
+	uint64_t nonce = 0;
+
+	ps->latest_busy = false;
+	if (err || len < 96)
+		return;
+	for (unsigned i = 0; i < 24; i++)
+		if (p[i])
+			return;	/* not a uint64 */
+	for (unsigned i = 24; i < 32; i++)
+		nonce = nonce << 8 | p[i];
+	if (ps->pending && !ps->tx_busy && nonce >= ps->want.offer.nonce) {
+		ps->cur = ps->want;
+		ps->pending = false;
+		ws_notice("payment: offer %llu is in the registry: the new tariff is in force",
+			  (unsigned long long)ps->want.offer.nonce);
+	}
+}
+
+static void check_registry(struct pay_station *ps)
+{
+	ws_abi_enc e;
+	uint8_t *data;
+	size_t len;
+
+	if (ps->have_payee_key || !ps->pending || ps->tx_busy || ps->latest_busy || !ps->chain ||
+	    ws_abi_enc_init(&e, "latest(address)") != 0)
+		return;
+	ws_abi_enc_address(&e, ps->station);
+	if (ws_abi_enc_finish(&e, &data, &len) != 0)
+		return;
+	if (ws_chain_call(ps->chain, ps->registry, data, len, on_latest, ps) == 0)
+		ps->latest_busy = true;
+	free(data);
 }
 
 static void watch_cb(lws_sorted_usec_list_t *sul)
 {
 	struct pay_station *ps = lws_container_of(sul, struct pay_station, watch_sul);
-	struct pay_ledger_channel open[64];
-	uint8_t ids[64][32];
-	size_t n_ids = 0;
 
-	int n = pay_ledger_unclaimed(ps->store, open, 64);
-	for (int i = 0; i < n; i++) {
-		memcpy(ids[n_ids++], open[i].id, 32);
-		/* a claim that failed before (chain down...) goes again */
-		if (!in_session(ps, open[i].id))
-			settle(ps, open[i].id);
-	}
-	if (n_ids && !ps->watching && ps->chain &&
-	    ws_chain_close_requests(ps->chain, ps->channels, ps->watch_from_block,
-				    (const uint8_t (*)[32])ids, n_ids, on_close_requests, ps) == 0)
-		ps->watching = true;
 	lws_sul_schedule(ps->ctx, 0, &ps->watch_sul, watch_cb,
 			 (lws_usec_t)ps->pc->watch_interval_s * LWS_US_PER_SEC);
+	check_registry(ps);
+	start_round(ps);
+}
+
+/* A session ended: its channel is looked at now (claimed when due). */
+static void settle(struct pay_station *ps, const uint8_t channel_id[32])
+{
+	(void)channel_id;
+	if (ps->round_busy || ps->tx_busy)
+		ps->round_again = true;
+	else
+		round_soon(ps);
 }
 
 /* ---- session end ------------------------------------------------------------------- */
@@ -863,6 +1112,75 @@ json_t *pay_station_status(const struct pay_station *ps, unsigned id)
 			 "max_overshoot_mwh", (json_int_t)pc->s.max_overshoot_mwh);
 }
 
+static int offer_calldata(const struct tariff *t, uint8_t **data, size_t *len);
+
+/* ---- claims export (payee_address) ---------------------------------------------------- */
+
+static json_t *hex_json(const uint8_t *p, size_t len)
+{
+	char *h = malloc(WS_HEX_STR_SIZE(len));
+	json_t *j = h && ws_hex_format(p, len, h, WS_HEX_STR_SIZE(len)) == 0 ? json_string(h) : json_null();
+	free(h);
+	return j;
+}
+
+json_t *pay_station_claims(struct pay_station *ps)
+{
+	struct ws_chain_claim cl[WATCH_MAX];
+	char payee[WS_ADDRESS_STR_SIZE], station[WS_ADDRESS_STR_SIZE];
+	char channels[WS_ADDRESS_STR_SIZE], registry[WS_ADDRESS_STR_SIZE];
+	json_t *arr = json_array(), *calldata = json_null(), *offer;
+	unsigned n = 0;
+	uint8_t *data;
+	size_t len;
+
+	if (!ps)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", "payments are off");
+	for (unsigned i = 0; i < ps->n_known; i++) {
+		const struct watch_entry *e = &ps->known[i];
+		struct pay_ledger_channel row;
+		char amount[80], claimed[80];
+		if (memcmp(e->ch.receiver, ps->payee, 20) != 0 ||
+		    pay_ledger_get(ps->store, e->id, &row) != 0 || !row.have_voucher ||
+		    ws_u256_cmp(&row.highest, &row.claimed) <= 0)
+			continue;
+		memset(&cl[n], 0, sizeof(cl[n]));
+		memcpy(cl[n].channel_id, e->id, 32);
+		cl[n].amount = row.highest;
+		memcpy(cl[n].sig, row.highest_sig, 65);
+		cl[n].close = e->ch.close_requested_at != 0;
+		ws_u256_to_dec(&row.highest, amount, sizeof(amount));
+		ws_u256_to_dec(&row.claimed, claimed, sizeof(claimed));
+		json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:b, s:s, s:b}",
+			"channel", hex_json(e->id, 32), "amount", amount,
+			"signature", hex_json(row.highest_sig, 65), "close", cl[n].close,
+			"claimed", claimed, "inSession", in_session(ps, e->id)));
+		n++;
+	}
+	if (n && ws_chain_claim_calldata(cl, n, &data, &len) == 0) {
+		json_decref(calldata);
+		calldata = hex_json(data, len);
+		free(data);
+	}
+	/* the offer to publish: the newest asked for */
+	const struct tariff *t = ps->pending ? &ps->want : &ps->cur;
+	ws_address_format(ps->payee, payee);
+	ws_address_format(t->offer.station, station);
+	ws_address_format(ps->channels, channels);
+	ws_address_format(ps->registry, registry);
+	offer = json_pack("{s:s, s:s, s:I, s:I}", "registry", registry, "station", station,
+			  "nonce", (json_int_t)t->offer.nonce,
+			  "validUntil", (json_int_t)t->offer.valid_until);
+	if (offer_calldata(t, &data, &len) == 0) {
+		json_object_set_new(offer, "calldata", hex_json(data, len));
+		free(data);
+	}
+	return json_pack("{s:b, s:s, s:I, s:s, s:s, s:o, s:o, s:o}", "ok", 1,
+			 "mode", ps->have_payee_key ? "key" : "address",
+			 "chainId", (json_int_t)ps->chain_id, "channels", channels, "payee", payee,
+			 "claims", arr, "calldata", calldata, "offer", offer);
+}
+
 /* ---- start-up ------------------------------------------------------------------------- */
 
 static int load_deployment(struct pay_station *ps, const char *path)
@@ -906,17 +1224,77 @@ static int load_key(const char *path, uint8_t sk[32], uint8_t addr[20], const ch
 	return 0;
 }
 
+/* Keys retired by wattstream-keys next to path: "NAME.retired-*", oldest
+ * first.  Loads at most max into out; returns how many.  A retired file
+ * that cannot be read is logged and skipped. */
+static int load_retired(const char *path, struct payee_key *out, int max, const char *what)
+{
+	char dir[PATH_MAX], base[NAME_MAX + 1], prefix[NAME_MAX + 16], full[PATH_MAX + NAME_MAX + 2];
+	char names[RETIRED_MAX * 2][NAME_MAX + 1];
+	const char *slash = strrchr(path, '/');
+	int n = 0, found = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (slash && slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : path);
+	snprintf(prefix, sizeof(prefix), "%s.retired-", base);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && found < RETIRED_MAX * 2)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+		    !strstr(de->d_name + strlen(prefix), "."))
+			snprintf(names[found++], sizeof(names[0]), "%s", de->d_name);
+	closedir(d);
+	/* oldest first: the names carry unix seconds (and -N) */
+	for (int i = 1; i < found; i++)
+		for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char t[NAME_MAX + 1];
+			memcpy(t, names[j], sizeof(t));
+			memcpy(names[j], names[j - 1], sizeof(t));
+			memcpy(names[j - 1], t, sizeof(t));
+		}
+	for (int i = 0; i < found; i++) {
+		char a[WS_ADDRESS_STR_SIZE];
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, names[i]) >= sizeof(full))
+			continue;
+		if (n >= max) {
+			ws_warn("payment: more than %d retired %s keys: '%s' is not used", max, what, full);
+			continue;
+		}
+		int r = keyfile_load(full, out[n].sk, out[n].addr);
+		if (r != KEYFILE_OK) {
+			ws_err("payment: retired %s key '%s': %s", what, full, keyfile_strerror(r));
+			continue;
+		}
+		ws_address_format(out[n].addr, a);
+		ws_notice("payment: retired %s key %s%s", what, a,
+			  strcmp(what, "payee") == 0 ? " (claims the channels opened to it)" :
+			  " (receipts it signed are this station's)");
+		n++;
+	}
+	return n;
+}
+
 static void on_published(void *user, int err, const struct ws_chain_tx_result *tx)
 {
 	struct pay_station *ps = user;
 	bool ok = !err && tx && tx->receipt && tx->receipt->status;
 
 	if (!ok) {
-		ws_warn("payment: the offer was not published in the registry (%s)%s",
+		ws_warn("payment: the offer was not published in the registry (%s)%s%s",
 			err ? ws_chain_strerror(err) : "reverted",
 			ps->inflight_new ? "; the tariff in force stays" :
-				   "; wallets that check it will refuse us");
-		if (ps->pending && ps->want.offer.nonce == ps->inflight.offer.nonce)
+				   "; wallets that check it will refuse us",
+			ps->have_payee_key ? "" :
+			"; the station key sends it and needs ether, or submit-claims.mjs publishes the offer `claims` exports");
+		/* without a payee key the offer may still be published by the
+		 * machine that submits the claims: the new tariff stays pending
+		 * (exported by `claims`) until the registry has it */
+		if (ps->have_payee_key && ps->pending &&
+		    ps->want.offer.nonce == ps->inflight.offer.nonce)
 			ps->pending = false;
 	} else {
 		/* what was mined is in force now; a newer tariff stays pending */
@@ -929,29 +1307,18 @@ static void on_published(void *user, int err, const struct ws_chain_tx_result *t
 			  (unsigned long long)tx->receipt->gas_used);
 	}
 	/* only now: a newer tariff waiting for this transaction goes next */
-	tx_done(ps);
+	tx_done(ps, true);
 }
 
-static void publish_offer(struct pay_station *ps)
+/* The calldata of publish(offer, signature) for t (malloc'd). */
+static int offer_calldata(const struct tariff *t, uint8_t **data, size_t *len)
 {
-	ws_abi_enc e;
-	uint8_t *data;
-	size_t len;
-	const struct tariff *t = ps->pending ? &ps->want : &ps->cur;
 	const struct pay_offer *o = &t->offer;
-
-	if (ps->tx_busy) {
-		ps->publish_wanted = true;	/* after the transaction under way */
-		return;
-	}
-	ps->publish_wanted = false;
-	ps->inflight_new = ps->pending;
-	ps->inflight = *t;
-	struct ws_chain_signer signer = { .seckey = ps->payee_sk };
+	ws_abi_enc e;
 
 	if (ws_abi_enc_init(&e, "publish((address,address,address,uint256,uint32,uint32,uint32,"
 			    "uint64,uint64,string,string,uint64),bytes)") != 0)
-		return;
+		return -ENOMEM;
 	ws_abi_enc_tuple_begin(&e);
 	ws_abi_enc_address(&e, o->station);
 	ws_abi_enc_address(&e, o->payee);
@@ -967,9 +1334,36 @@ static void publish_offer(struct pay_station *ps)
 	ws_abi_enc_u64(&e, o->nonce);
 	ws_abi_enc_tuple_end(&e);
 	ws_abi_enc_bytes(&e, t->sig, 65);
-	if (ws_abi_enc_finish(&e, &data, &len) != 0)
+	return ws_abi_enc_finish(&e, data, len) == 0 ? 0 : -ENOMEM;
+}
+
+/* The offer goes to the registry from the payee key, or without one
+ * (payee_address) from the station key: anyone may send it, only the
+ * station's signature counts.  A station key without ether fails here;
+ * the machine that submits the claims publishes the exported offer. */
+static void publish_offer(struct pay_station *ps)
+{
+	uint8_t *data;
+	size_t len;
+	const struct tariff *t = ps->pending ? &ps->want : &ps->cur;
+	struct ws_chain_signer signer;
+
+	if (ps->tx_busy) {
+		ps->publish_wanted = true;	/* after the transaction under way */
 		return;
-	memcpy(signer.address, ps->payee, 20);
+	}
+	ps->publish_wanted = false;
+	ps->inflight_new = ps->pending;
+	ps->inflight = *t;
+	if (offer_calldata(t, &data, &len) != 0)
+		return;
+	if (ps->have_payee_key) {
+		signer.seckey = ps->payee_key.sk;
+		memcpy(signer.address, ps->payee_key.addr, 20);
+	} else {
+		signer.seckey = ps->station_sk;
+		memcpy(signer.address, ps->station, 20);
+	}
 	ps->tx_busy = true;
 	if (ws_chain_send_call(ps->chain, ps->registry, &signer, data, len, on_published, ps) != 0) {
 		ws_warn("payment: cannot publish the offer now");
@@ -1054,13 +1448,38 @@ int pay_station_new(struct pay_station **ret, struct lws_context *ctx,
 	if ((r = load_deployment(ps, pcfg->deployment)) != 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/station.key", cfg->state_dir);
-	if ((r = load_key(pcfg->station_key_file[0] ? pcfg->station_key_file : path,
-			  ps->station_sk, ps->station, "station")) != 0)
+	const char *station_path = pcfg->station_key_file[0] ? pcfg->station_key_file : path;
+	if ((r = load_key(station_path, ps->station_sk, ps->station, "station")) != 0)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/payee.key", cfg->state_dir);
-	if ((r = load_key(pcfg->payee_key_file[0] ? pcfg->payee_key_file : path,
-			  ps->payee_sk, ps->payee, "payee")) != 0)
-		goto fail;
+	{
+		struct payee_key old[RETIRED_MAX];
+		int n = load_retired(station_path, old, RETIRED_MAX, "station");
+		for (int i = 0; i < n; i++) {
+			memcpy(ps->retired_station[ps->n_retired_station++], old[i].addr, 20);
+			explicit_bzero(old[i].sk, 32);
+		}
+	}
+	if (pcfg->payee_address[0]) {
+		char a[WS_ADDRESS_STR_SIZE];
+		if (ws_address_parse(pcfg->payee_address, ps->payee) != 0) {
+			ws_err("payment: payee_address '%s' is not an address", pcfg->payee_address);
+			r = -EINVAL;
+			goto fail;
+		}
+		ws_address_format(ps->payee, a);
+		ws_notice("payment: payee %s (address only: another machine submits its claims; control command `claims` exports them)", a);
+	} else {
+		snprintf(path, sizeof(path), "%s/payee.key", cfg->state_dir);
+		const char *payee_path = pcfg->payee_key_file[0] ? pcfg->payee_key_file : path;
+		if ((r = load_key(payee_path, ps->payee_key.sk, ps->payee_key.addr, "payee")) != 0)
+			goto fail;
+		ps->have_payee_key = true;
+		memcpy(ps->payee, ps->payee_key.addr, 20);
+		int n = load_retired(payee_path, ps->retired_payee, RETIRED_MAX, "payee");
+		for (int i = 0; i < n; i++)
+			if (memcmp(ps->retired_payee[i].addr, ps->payee, 20) != 0)
+				ps->retired_payee[ps->n_retired_payee++] = ps->retired_payee[i];
+	}
 	/* the idTag secret: derived from the station key, so stable across restarts */
 	uint8_t buf[32 + 16];
 	memcpy(buf, ps->station_sk, 32);
@@ -1142,7 +1561,8 @@ struct pay_station *pay_station_free(struct pay_station *ps)
 	}
 	wallet_server_free(ps->srv);
 	explicit_bzero(ps->station_sk, 32);
-	explicit_bzero(ps->payee_sk, 32);
+	explicit_bzero(&ps->payee_key, sizeof(ps->payee_key));
+	explicit_bzero(ps->retired_payee, sizeof(ps->retired_payee));
 	explicit_bzero(ps->idtag_secret, 32);
 	free(ps);
 	return NULL;

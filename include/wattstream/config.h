@@ -127,10 +127,12 @@ struct ws_payment_config {
 	char location[65];		/* geohash hint in the offer */
 	char station_key_file[PATH_MAX];	/* "" = state_dir/station.key */
 	char payee_key_file[PATH_MAX];		/* "" = state_dir/payee.key */
+	char payee_address[43];		/* "0x…": claims submitted elsewhere; no payee key */
 	char tls_cert_file[PATH_MAX];
 	char tls_key_file[PATH_MAX];
 	uint32_t watch_interval_s;	/* watchtower: close requests and pending claims */
 	uint64_t claim_threshold;	/* partial claim once this much is unclaimed (base units) */
+	uint32_t claim_batch_max;	/* channels per claimMany transaction */
 };
 
 struct ws_config {

@@ -2,7 +2,9 @@
  * (docs/wallet-protocol.md) on top of wallet_server, the channel checks on
  * the chain, one pay_session per connector, vouchers through the durable
  * ledger, signed receipts, the station's offer (signed and published in
- * the registry at start) and claims after each session.
+ * the registry at start) and settlement: a watchtower that claims every
+ * channel due in one claimMany, with the payee key or a retired one, or
+ * exports the claims when the payee is a plain address.
  *
  * The daemon provides the connectors and the OCPP transaction through
  * struct pay_station_ops.  Everything runs on the lws loop. */
@@ -65,6 +67,14 @@ void pay_station_connector_changed(struct pay_station *ps, unsigned id);
  * reset).  ocpp_reason: the OCPP Reason already sent. */
 void pay_station_session_stopped(struct pay_station *ps, unsigned id, const char *ocpp_reason);
 bool pay_station_session_active(const struct pay_station *ps, unsigned id);
+
+/* For the control socket's `claims`: the highest unclaimed voucher of
+ * every channel to the payee as the last watchtower round saw it
+ * (channel, amount, signature, close flag), the ready claim/claimMany
+ * calldata, and the signed offer with its publish calldata, for a machine
+ * that holds the payee key (contracts/scripts/submit-claims.mjs).  A new
+ * reference; never NULL. */
+json_t *pay_station_claims(struct pay_station *ps);
 
 /* For the control socket's status: NULL when no session. */
 json_t *pay_station_status(const struct pay_station *ps, unsigned id);
