@@ -328,8 +328,8 @@ static void cp_key_changed(void *user, const char *key)
 static void pay_report(void *user, unsigned id, const char *totals)
 {
 	struct ws_daemon *d = user;
-	if (d->ocpp && ocpp_cp_data_transfer(d->ocpp, "PaymentTotals", totals) != 0)
-		ws_warn("payment: connector %u: totals not reported to the Central System (offline)", id);
+	if (d->ocpp && ocpp_cp_data_transfer(d->ocpp, id, "PaymentTotals", totals) != 0)
+		ws_err("payment: connector %u: totals not queued for the Central System", id);
 }
 
 static int wait_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag);

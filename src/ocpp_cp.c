@@ -618,19 +618,25 @@ int64_t ocpp_cp_key_int(struct ocpp_cp *cp, const char *key)
 	return ocpp_config_int(cp->keys, key);
 }
 
-static void on_data_transfer(void *user, struct ocpp_link *link, const struct ocpp_link_answer *a)
+int ocpp_cp_data_transfer(struct ocpp_cp *cp, unsigned connector, const char *message_id,
+			  const char *data)
 {
-	if (a->status != OCPP_LINK_OK)
-		ws_warn("ocpp: DataTransfer: %s %s", ocpp_link_status_str(a->status), a->error_desc);
-}
-
-int ocpp_cp_data_transfer(struct ocpp_cp *cp, const char *message_id, const char *data)
-{
-	if (!cp || cp->state != OCPP_CP_ACCEPTED)
-		return -EAGAIN;
+	if (!cp)
+		return -EINVAL;
 	json_t *p = json_pack("{s:s, s:s, s:s}", "vendorId", OCPP_CP_VENDOR_ID,
 			      "messageId", message_id, "data", data);
-	return cp_call(cp, "DataTransfer", p, on_data_transfer) == 0 ? 0 : -EAGAIN;
+	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	if (!text)
+		return -ENOMEM;
+	int r = ocpp_queue_enqueue_data(cp->queue, connector, text, ws_clock_wall_ms(), NULL);
+	free(text);
+	if (r != 0) {
+		ws_err("ocpp: DataTransfer %s not queued (%d)", message_id, r);
+		return r < 0 ? r : -EINVAL;
+	}
+	cp_tx_kick(cp);
+	return 0;
 }
 
 /* ---- configuration keys --------------------------------------------------------- */

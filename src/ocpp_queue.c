@@ -161,7 +161,10 @@ static int insert(struct ocpp_queue *q, const char *action, unsigned connector,
 		return -EIO;
 	sqlite3_bind_text(st, 1, action, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, connector);
-	sqlite3_bind_int64(st, 3, local_tx);
+	if (local_tx)
+		sqlite3_bind_int64(st, 3, local_tx);
+	else
+		sqlite3_bind_null(st, 3);	/* a message of no transaction */
 	sqlite3_bind_int(st, 4, keep);
 	sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, now_ms);
@@ -340,6 +343,23 @@ int ocpp_queue_enqueue(struct ocpp_queue *q, const char *action, unsigned connec
 	r = insert(q, action, connector, local_tx, keep, payload, now_ms, &s);
 out:
 	r = commit(q, r);
+	if (r == 0 && seq)
+		*seq = s;
+	return r;
+}
+
+int ocpp_queue_enqueue_data(struct ocpp_queue *q, unsigned connector, const char *payload,
+			    int64_t now_ms, int64_t *seq)
+{
+	int64_t s = 0;
+	int r;
+
+	if (!payload_ok(payload))
+		return OCPP_QUEUE_E_INVALID;
+	if (begin(q) < 0)
+		return -EIO;
+	/* never thinned: it is the only record of a session's money */
+	r = commit(q, insert(q, "DataTransfer", connector, 0, true, payload, now_ms, &s));
 	if (r == 0 && seq)
 		*seq = s;
 	return r;
@@ -562,7 +582,7 @@ int ocpp_queue_head(struct ocpp_queue *q, struct ocpp_queue_entry *e)
 	sqlite3_finalize(st);
 	if (!h.payload)
 		return payload ? -ENOMEM : -EIO;
-	if (strcmp(h.action, "StartTransaction") != 0) {
+	if (h.local_tx && strcmp(h.action, "StartTransaction") != 0) {
 		struct ocpp_queue_tx tx;
 		char *sub;
 		rc = ocpp_queue_tx_get(q, h.local_tx, &tx);

@@ -1,5 +1,6 @@
 /* ocpp_tx.c: the transaction messages of the charge point:
- * StartTransaction, StopTransaction and sampled MeterValues, both the
+ * StartTransaction, StopTransaction and sampled MeterValues (and our
+ * DataTransfer of payment totals, which shares their queue), both the
  * building of each message and its delivery.
  *
  * Every transaction message goes through the durable queue (ocpp_queue):
@@ -49,6 +50,13 @@ static void on_tx_answer(void *user, struct ocpp_link *link, const struct ocpp_l
 	switch (a->status) {
 	case OCPP_LINK_OK:
 		cp_auth_tx_answer(cp, seq, a);	/* idTagInfo into the cache */
+		if (a->action && strcmp(a->action->name, "DataTransfer") == 0) {
+			/* delivered; the Central System's verdict is its own */
+			const struct ocpp_data_transfer_conf *conf = a->conf;
+			if (conf->status != OCPP_DATA_TRANSFER_STATUS_ACCEPTED)
+				ws_notice("ocpp: the Central System answered our DataTransfer %s",
+					  ocpp_data_transfer_status_str(conf->status));
+		}
 		if (cp->tx_is_start) {
 			const struct ocpp_start_transaction_conf *conf = a->conf;
 			r = ocpp_queue_done_start(cp->queue, seq, conf->transaction_id);

@@ -122,6 +122,30 @@ static const char *const migrations[] = {
 	"  expiry_ms INTEGER NOT NULL,"
 	"  id_tag TEXT NOT NULL,"
 	"  parent_id_tag TEXT);",
+	/* 7 -> 8: the queue also carries DataTransfer (the payment totals),
+	 * bound to no transaction: local_tx may be NULL.  SQLite cannot
+	 * change a CHECK, so the table is rebuilt, its sequence kept */
+	"CREATE TABLE ocpp_queue_new ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  action TEXT NOT NULL CHECK (action IN"
+	"    ('StartTransaction', 'StopTransaction', 'MeterValues', 'DataTransfer')),"
+	"  connector INTEGER NOT NULL,"
+	"  local_tx INTEGER REFERENCES ocpp_tx(local_tx),"
+	"  keep INTEGER NOT NULL,"
+	"  payload TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_failure_ms INTEGER NOT NULL DEFAULT 0,"
+	"  CHECK ((local_tx IS NULL) = (action = 'DataTransfer')));"
+	"INSERT INTO ocpp_queue_new SELECT * FROM ocpp_queue;"
+	"DELETE FROM sqlite_sequence WHERE name = 'ocpp_queue_new';"
+	"INSERT INTO sqlite_sequence(name, seq)"
+	"  SELECT 'ocpp_queue_new', seq FROM sqlite_sequence WHERE name = 'ocpp_queue';"
+	"DROP TABLE ocpp_queue;"
+	"ALTER TABLE ocpp_queue_new RENAME TO ocpp_queue;"
+	"CREATE INDEX ocpp_queue_by_tx ON ocpp_queue(local_tx);",
 };
 
 #define N_MIGRATIONS (int)(sizeof(migrations) / sizeof(migrations[0]))

@@ -521,6 +521,51 @@ static void test_crash(const char *path)
 	printf("crash test: %d kills, %lld operations committed\n", CRASH_ROUNDS, next);
 }
 
+/* DataTransfer of no transaction (the payment totals): queued in order
+ * behind the transaction's messages, payload untouched, never thinned,
+ * kept across a restart, gone once delivered. */
+static void test_data(const char *path)
+{
+	struct ws_store *s = NULL;
+	struct ocpp_queue *q = NULL;
+	struct ocpp_queue_entry e;
+	struct ocpp_queue_tx tx = mktx(1, "TOT", 100);
+	int64_t a, s_start, s_stop, s_data, seq;
+	const char *data = "{\"vendorId\":\"org.wattstream\",\"messageId\":\"PaymentTotals\","
+			   "\"data\":\"{\\\"paid\\\":\\\"5\\\"}\"}";
+
+	CHECK_INT(reopen(&s, &q, path, NULL), 0);
+	CHECK_INT(ocpp_queue_tx_open(q, &tx, "{\"connectorId\":1,\"idTag\":\"TOT\"}", 1, &a,
+				     &s_start), 0);
+	CHECK_INT(ocpp_queue_enqueue(q, "StopTransaction", 1, a, "{\"meterStop\":200}", 0, 2,
+				     &s_stop), 0);
+	CHECK_INT(ocpp_queue_enqueue_data(q, 1, data, 3, &s_data), 0);
+	CHECK_INT(ocpp_queue_enqueue_data(q, 1, "{oops", 3, &seq), OCPP_QUEUE_E_INVALID);
+	CHECK(s_start < s_stop && s_stop < s_data);
+	CHECK_INT(reopen(&s, &q, path, NULL), 0);
+	CHECK_INT(ocpp_queue_count(q), 3);
+	CHECK_INT(ocpp_queue_head(q, &e), 0);
+	CHECK(e.seq == s_start);
+	ocpp_queue_entry_clear(&e);
+	CHECK_INT(ocpp_queue_done_start(q, s_start, 42), 0);
+	CHECK_INT(ocpp_queue_head(q, &e), 0);
+	CHECK(e.seq == s_stop);
+	CHECK_INT(json_int(e.payload, "transactionId"), 42);
+	ocpp_queue_entry_clear(&e);
+	CHECK_INT(ocpp_queue_done(q, s_stop), 0);
+	CHECK_INT(ocpp_queue_head(q, &e), 0);
+	CHECK(e.seq == s_data);
+	CHECK_STR(e.action, "DataTransfer");
+	CHECK_STR(e.payload, data);	/* no transactionId put in */
+	CHECK(e.keep);
+	ocpp_queue_entry_clear(&e);
+	CHECK_INT(ocpp_queue_done(q, s_data), 0);
+	CHECK_INT(ocpp_queue_head(q, &e), OCPP_QUEUE_E_EMPTY);
+	CHECK_INT(ocpp_queue_count(q), 0);
+	q = ocpp_queue_free(q);
+	s = store_close(s);
+}
+
 int main(void)
 {
 	char path[128], cmd[200];
@@ -532,6 +577,8 @@ int main(void)
 	test_caps(path);
 	snprintf(path, sizeof(path), "%s/crash.db", dir);
 	test_crash(path);
+	snprintf(path, sizeof(path), "%s/data.db", dir);
+	test_data(path);
 	CHECK(ocpp_queue_free(NULL) == NULL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);

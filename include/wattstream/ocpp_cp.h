@@ -122,9 +122,12 @@ int ocpp_cp_register_key(struct ocpp_cp *cp, const struct ocpp_config_def *def);
 int64_t ocpp_cp_key_int(struct ocpp_cp *cp, const char *key);
 
 /* Sends DataTransfer with our vendorId (OCPP_CP_VENDOR_ID), messageId and
- * data (a JSON text).  Once registered only; not queued through outages
- * (DataTransfer is no transaction message).  Returns 0 or -EAGAIN. */
-int ocpp_cp_data_transfer(struct ocpp_cp *cp, const char *message_id, const char *data);
+ * data (a JSON text) about connector, through the durable queue: in order
+ * behind the transaction messages, kept through outages and restarts
+ * (the payment totals are the operator's record of a session's money).
+ * Returns 0, -EINVAL or -EIO. */
+int ocpp_cp_data_transfer(struct ocpp_cp *cp, unsigned connector, const char *message_id,
+			  const char *data);
 
 enum ocpp_cp_state ocpp_cp_state(const struct ocpp_cp *cp);
 const char *ocpp_cp_state_name(enum ocpp_cp_state s);

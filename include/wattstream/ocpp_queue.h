@@ -118,6 +118,14 @@ int ocpp_queue_enqueue(struct ocpp_queue *q, const char *action, unsigned connec
 		       int64_t local_tx, const char *payload, unsigned flags,
 		       int64_t now_ms, int64_t *seq);
 
+/* Queues a DataTransfer of no transaction (the payment totals of a
+ * session) behind what is queued, never thinned: sent in order, kept
+ * through outages and restarts like a transaction message.  Returns 0 and
+ * *seq (may be NULL), OCPP_QUEUE_E_INVALID (payload not a JSON object or
+ * too long) or -EIO. */
+int ocpp_queue_enqueue_data(struct ocpp_queue *q, unsigned connector, const char *payload,
+			    int64_t now_ms, int64_t *seq);
+
 /* The oldest message, its payload with the transaction id substituted.
  * Returns 0 and *e (free with ocpp_queue_entry_clear), OCPP_QUEUE_E_EMPTY,
  * -ENOMEM or -EIO. */

@@ -17,7 +17,7 @@
 struct ws_store;
 struct sqlite3;
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_FAULTS_KEPT 1000	/* per connector; older ones are pruned */
 
 enum store_result {

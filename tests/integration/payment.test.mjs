@@ -244,12 +244,20 @@ ev_sense = modbus
     const m = csms.mark();
     const w = wallet(['--deposit', '3000000', '--max-kwh', '0.4']);
     await csms.waitFor('StartTransaction', null, 15000, { since: m });
-    const { reopened } = await csms.goAway(2500);
+    // away for longer than the session lasts: it ends while the CSMS is away
+    const { reopened } = await csms.goAway(10000);
+    let back = false;
+    reopened.then(() => { back = true; });
     const r = await w.done;
     assert.equal(r.code, 0, r.stderr.split('\n').slice(-10).join('\n'));
     assert.ok(r.bill.energyMwh >= 400000);
+    assert.ok(!back, 'the session outlasted the outage; make the outage longer');
     await reopened;
-    const stop = await csms.waitFor('StopTransaction', null, 15000, { since: m });
+    const stop = await csms.waitFor('StopTransaction', null, 30000, { since: m });
     assert.equal(stop.params.reason, 'Local');
+    // the payment totals are queued like the transaction's messages:
+    // they arrive, also when the session ended while the CSMS was away
+    const dt = await csms.waitFor('DataTransfer', (x) => x.params.messageId === 'PaymentTotals', 30000, { since: m });
+    assert.equal(JSON.parse(dt.params.data).paid, r.bill.paid);
   });
 });
