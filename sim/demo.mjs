@@ -147,7 +147,7 @@ ev_sense = modbus
   console.log(`   ${bill.vouchersAccepted} vouchers accepted, ${bill.receiptsVerified} receipts verified, ended: ${bill.reason}`);
   const st = csms.received('StartTransaction').pop();
   console.log(`   the CSMS saw idTag ${st?.params.idTag} (a pseudonym, not the wallet), transaction ${st?.response?.result?.transactionId ?? '?'}`);
-  const claimed = await d.waitLine(/claimed on-chain in (0x[0-9a-f]+), gas used (\d+)/, 30000);
+  const claimed = await d.waitLine(/claimed on-chain in (0x[0-9a-f]+): .*, gas used (\d+)/, 30000);
   console.log(`7. the station's claim: transaction ${claimed[1]}, gas ${claimed[2]}`);
   const provider = new JsonRpcProvider(chain.url);
   const channels = new Contract(dep.contracts.channels.address, dep.contracts.channels.abi, provider);
