@@ -15,6 +15,10 @@ export const WATTSTREAMD = path.join(BUILD_ROOT, 'src', 'wattstreamd');
 export const WATTSTREAM_SIM = path.join(BUILD_ROOT, 'sim', 'wattstream-sim');
 
 const started = new Set();
+// Lines of sanitizer reports (tests/run runs some suites on the
+// address+undefined build): stopAll() fails the suite with them.
+const SANITIZER = /ERROR: (Address|Leak)Sanitizer|runtime error: |SUMMARY: (Address|Leak|Undefined)/;
+const sanitizerReports = [];
 
 export function tempDir(prefix = 'ws-it-') {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -31,6 +35,7 @@ export function start(cmd, args, { ready, timeoutMs = 15000, env, name } = {}) {
   let waiters = [];
   const onLine = (line) => {
     lines.push(line);
+    if (SANITIZER.test(line)) sanitizerReports.push(`[${label}] ${line}`);
     if (process.env.WS_IT_VERBOSE) process.stderr.write(`[${label}] ${line}\n`);
     waiters = waiters.filter((w) => !w(line));
   };
@@ -43,7 +48,8 @@ export function start(cmd, args, { ready, timeoutMs = 15000, env, name } = {}) {
       while ((i = buf.indexOf('\n')) >= 0) { onLine(buf.slice(0, i)); buf = buf.slice(i + 1); }
     });
   }
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+  // 'close': exited and its output read to the end (a leak report comes last)
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => {
     started.delete(child);
     resolve({ code, signal });
   }));
@@ -79,11 +85,15 @@ export function start(cmd, args, { ready, timeoutMs = 15000, env, name } = {}) {
 
 export async function stopAll() {
   await Promise.all([...started].map((c) => new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', resolve);
+    c.once('close', resolve);
+    if (c.exitCode !== null || c.signalCode !== null) return;
     c.kill('SIGTERM');
     setTimeout(() => c.kill('SIGKILL'), 5000).unref();
   })));
+  if (sanitizerReports.length) {
+    const r = sanitizerReports.splice(0);
+    throw new Error(`sanitizer reports:\n${r.join('\n')}`);
+  }
 }
 
 // A line-protocol client on a Unix socket: cmd(line) resolves with the
