@@ -29,7 +29,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { startCsms } from '../../sim/csms/csms.mjs';
-import { BUILD_ROOT, WATTSTREAMD, cleanup, lineClient, start, startSim, stopAll, tempDir, until, writeConfig } from '../integration/lib/proc.mjs';
+import { BUILD_ROOT, WATTSTREAMD, cleanup, startDaemon, startSim, stopAll, tempDir, until } from '../integration/lib/proc.mjs';
+import { ocppConfig } from '../integration/lib/ocpp-rig.mjs';
 
 const N = Number(process.argv[2] ?? process.env.WS_BENCH_MESSAGES ?? 43200);
 const DAEMON = process.env.WS_BENCH_DAEMON ?? WATTSTREAMD;
@@ -66,30 +67,6 @@ function vm(pid, key) {
   return m ? Number(m[1]) : NaN;
 }
 
-function config(dir, state, csms, sim) {
-  return `[station]
-state_dir = ${state}
-control_socket = ${dir}/control.sock
-[ocpp]
-url = ${csms.url}
-identity = ${ID}
-[bus.default]
-port = ${sim.port}
-timeout_ms = 200
-[connector.1]
-meter_poll_ms = 100
-meter_failsafe_ms = 1000
-max_power_kw = 50
-ev_sense = modbus
-`;
-}
-
-async function startDaemon(dir, text) {
-  const d = await start(DAEMON, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
-  d.ctl = await lineClient(path.join(dir, 'control.sock'));
-  return d;
-}
-
 const dir = tempDir('ws-bench-drain-');
 const benchBase = process.env.WS_BENCH_DIR ?? BUILD_ROOT;
 let state, csms, ok = false;
@@ -98,7 +75,7 @@ try {
   const db = path.join(state, 'wattstream.db');
   csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
   const sim = await startSim(dir, ['--power-kw', '22']);
-  let d = await startDaemon(dir, config(dir, state, csms, sim));
+  let d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID, state }), { bin: DAEMON });
   await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1, 15000);
   for (const [key, value] of [['MeterValueSampleInterval', '1'],
     ['MeterValuesSampledData', 'Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage']]) {
@@ -150,7 +127,7 @@ COMMIT;`);
   const payloadBytes = Number(sqlite(db, "SELECT total(length(payload)) FROM ocpp_queue WHERE action = 'MeterValues';"));
 
   // restart, still offline: the transaction ends (PowerLoss) behind the queue
-  d = await startDaemon(dir, config(dir, state, csms, sim));
+  d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID, state }), { bin: DAEMON });
   await until(async () => !(await d.ctl.cmd('status')).connectors[0].transaction, { what: 'transaction ended', timeoutMs: 30000 });
   const queued = Number(sqlite(db, 'SELECT count(*) FROM ocpp_queue;'));
   if (queued !== expected.length + 1)

@@ -8,37 +8,13 @@
 // daemon restart.  Every decision is read from the daemon's log line that
 // names what decided it.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { callError, isCallError, startCsms } from '../../sim/csms/csms.mjs';
-import { WATTSTREAMD, cleanup, lineClient, start, startSim, stopAll, tempDir, until, writeConfig } from './lib/proc.mjs';
+import { cleanup, startDaemon, startSim, stopAll, tempDir, until } from './lib/proc.mjs';
+import { ocppConfig } from './lib/ocpp-rig.mjs';
 
 const ID = 'CP-auth-1';
-
-function config(dir, csms, sim) {
-  return `[station]
-state_dir = ${dir}/state
-control_socket = ${dir}/control.sock
-[ocpp]
-url = ${csms.url}
-identity = ${ID}
-[bus.default]
-port = ${sim.port}
-timeout_ms = 200
-[connector.1]
-meter_poll_ms = 100
-meter_failsafe_ms = 1000
-max_power_kw = 50
-ev_sense = modbus
-`;
-}
-
-async function startDaemon(dir, text) {
-  const d = await start(WATTSTREAMD, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
-  d.ctl = await lineClient(path.join(dir, 'control.sock'));
-  return d;
-}
 
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -88,7 +64,7 @@ describe('authorization: local list, cache, offline', () => {
     dir = tempDir();
     csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
     sim = await startSim(dir, ['--power-kw', '11']);
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID }));
     await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1);
   });
   after(async () => {
@@ -188,7 +164,7 @@ describe('authorization: local list, cache, offline', () => {
     const back = await away(12000);
     d.ctl.close();
     await d.stop();
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID }));
     assert.equal((await status()).ocpp, 'offline');
     assert.deepEqual(await present('CACHE-1'), { accepted: false, status: 'Offline', by: 'AllowOfflineTxForUnknownId (offline, unknown idTag)' });
     assert.deepEqual(await present('CACHE-2'), { accepted: true, status: 'Accepted', by: 'the cache (offline)' });

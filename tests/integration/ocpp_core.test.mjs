@@ -7,36 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { startCsms } from '../../sim/csms/csms.mjs';
-import { WATTSTREAMD, cleanup, start, startSim, stopAll, tempDir, until, writeConfig } from './lib/proc.mjs';
+import { cleanup, startDaemon, startSim, stopAll, tempDir, until } from './lib/proc.mjs';
+import { ocppConfig } from './lib/ocpp-rig.mjs';
 
 const ID = 'CP-it-1';
-
-function config(dir, csms, sim, extra = '') {
-  return `[station]
-state_dir = ${dir}/state
-control_socket = ${dir}/control.sock
-[ocpp]
-url = ${csms.url}
-identity = ${ID}
-vendor = wattstream-it
-model = sim
-${extra}
-[bus.default]
-port = ${sim.port}
-timeout_ms = 200
-[connector.1]
-meter_poll_ms = 100
-meter_failsafe_ms = 1000
-ev_sense = modbus
-; the contactor sits on an I/O module of its own (unit 2), so a silent
-; meter is a meter fault alone
-contactor_unit = 2
-`;
-}
-
-async function startDaemon(dir, text) {
-  return start(WATTSTREAMD, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
-}
+// the contactor sits on an I/O module of its own (unit 2), so a silent
+// meter is a meter fault alone
+const CONF = { identity: ID, maxPowerKw: 0, extraOcpp: 'vendor = wattstream-it\nmodel = sim',
+  extraConnector: 'contactor_unit = 2' };
 
 const statusOf = (csms, connectorId, since) => csms.waitFor('StatusNotification',
   (r) => r.params.connectorId === connectorId, 10000, { since });
@@ -47,7 +25,7 @@ describe('registration, heartbeat and status', () => {
     dir = tempDir();
     csms = await startCsms({ port: 0, heartbeatInterval: 1, log: false });
     sim = await startSim(dir, ['--connectors', '2']);
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, CONF));
   });
   after(async () => {
     await stopAll();
@@ -166,7 +144,7 @@ describe('registration, heartbeat and status', () => {
   test('configuration set by the CSMS survives a restart', async () => {
     await d.stop();
     const m = csms.mark();
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, CONF));
     await csms.waitFor('BootNotification', null, 10000, { since: m });
     const r = await csms.call(ID, 'GetConfiguration', { key: ['MeterValueSampleInterval'] });
     assert.equal(r.configurationKey[0].value, '17');
@@ -187,7 +165,7 @@ describe('registration refused for a while', () => {
   });
 
   test('Pending: BootNotification again after the interval, nothing else; then Accepted', async () => {
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, CONF));
     await csms.waitFor('BootNotification');
     const m = csms.mark();
     await csms.waitFor('BootNotification', null, 5000, { since: m });	// interval 1 s

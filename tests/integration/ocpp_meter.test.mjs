@@ -7,38 +7,15 @@
 // after the contactor opened (or from the last reading when the meter is
 // dead).
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { startCsms } from '../../sim/csms/csms.mjs';
-import { WATTSTREAMD, cleanup, lineClient, start, startSim, stopAll, tempDir, until, writeConfig } from './lib/proc.mjs';
+import { cleanup, startDaemon, startSim, stopAll, tempDir, until } from './lib/proc.mjs';
+import { ocppConfig } from './lib/ocpp-rig.mjs';
 
 const ID = 'CP-meter-1';
+const CONF = { identity: ID, busTimeoutMs: 500, failsafeMs: 2000, maxPowerKw: 200 };
 const ALIGNED_S = 2;
-
-function config(dir, csms, sim) {
-  return `[station]
-state_dir = ${dir}/state
-control_socket = ${dir}/control.sock
-[ocpp]
-url = ${csms.url}
-identity = ${ID}
-[bus.default]
-port = ${sim.port}
-timeout_ms = 500
-[connector.1]
-meter_poll_ms = 100
-meter_failsafe_ms = 2000
-max_power_kw = 200
-ev_sense = modbus
-`;
-}
-
-async function startDaemon(dir, text) {
-  const d = await start(WATTSTREAMD, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
-  d.ctl = await lineClient(path.join(dir, 'control.sock'));
-  return d;
-}
 
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 const energyOf = (mv) => Number(mv.sampledValue.find((s) => s.measurand === 'Energy.Active.Import.Register').value);
@@ -60,7 +37,7 @@ describe('metering', () => {
     dir = tempDir();
     csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
     sim = await startSim(dir, ['--power-kw', '150']);
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, CONF));
     await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1);
     await configure('MeterValueSampleInterval', '1');
     await configure('MeterValuesSampledData', 'Energy.Active.Import.Register');
@@ -163,7 +140,7 @@ describe('metering', () => {
     const beforeKill = csms.received('MeterValues', { since: m }).map((x) => x.params.meterValue[0].timestamp);
     d.ctl.close();
     await d.stop('SIGKILL');
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, CONF));
     const stop = await csms.waitFor('StopTransaction', null, 10000, { since: m });
     assert.equal(stop.params.reason, 'PowerLoss');
     const data = stop.params.transactionData;

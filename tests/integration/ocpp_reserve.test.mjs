@@ -5,37 +5,13 @@
 // reserved idTag's StartTransaction carrying the reservationId,
 // CancelReservation, expiry, and a reservation kept across a restart.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { startCsms } from '../../sim/csms/csms.mjs';
-import { WATTSTREAMD, cleanup, lineClient, start, startSim, stopAll, tempDir, until, writeConfig } from './lib/proc.mjs';
+import { cleanup, startDaemon, startSim, stopAll, tempDir, until } from './lib/proc.mjs';
+import { ocppConfig } from './lib/ocpp-rig.mjs';
 
 const ID = 'CP-resv-1';
-
-function config(dir, csms, sim) {
-  return `[station]
-state_dir = ${dir}/state
-control_socket = ${dir}/control.sock
-[ocpp]
-url = ${csms.url}
-identity = ${ID}
-[bus.default]
-port = ${sim.port}
-timeout_ms = 200
-[connector.1]
-meter_poll_ms = 100
-meter_failsafe_ms = 1000
-max_power_kw = 22
-ev_sense = modbus
-`;
-}
-
-async function startDaemon(dir, text) {
-  const d = await start(WATTSTREAMD, ['-c', writeConfig(dir, text)], { ready: /<5>ready: /, name: 'wattstreamd' });
-  d.ctl = await lineClient(path.join(dir, 'control.sock'));
-  return d;
-}
 
 const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
 
@@ -48,7 +24,7 @@ describe('reservations', () => {
     csms = await startCsms({ port: 0, heartbeatInterval: 300, log: false });
     sim = await startSim(dir, ['--power-kw', '22']);
     await sim.ctl.cmd('unplug 1');
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID, maxPowerKw: 22 }));
     await csms.waitFor('StatusNotification', (r) => r.params.connectorId === 1 && r.params.status === 'Available');
   });
   after(async () => {
@@ -139,7 +115,7 @@ describe('reservations', () => {
     assert.equal((await csms.call(ID, 'ReserveNow', { connectorId: 1, expiryDate: inSeconds(120), idTag: 'R-7', reservationId: 41 })).status, 'Accepted');
     await d.stop();
     const m = csms.mark();
-    d = await startDaemon(dir, config(dir, csms, sim));
+    d = await startDaemon(dir, ocppConfig(dir, csms, sim, { identity: ID, maxPowerKw: 22 }));
     await statusIs('Reserved', m);
     assert.equal((await csms.call(ID, 'CancelReservation', { reservationId: 41 })).status, 'Accepted');
   });

@@ -159,9 +159,9 @@ export async function startSim(dir, args = []) {
 }
 
 // Starts wattstreamd with the given config text; waits for "ready".
-export async function startDaemon(dir, configText, { ready = /<5>ready: / } = {}) {
+export async function startDaemon(dir, configText, { ready = /<5>ready: /, bin = WATTSTREAMD } = {}) {
   const conf = writeConfig(dir, configText);
-  const d = await start(WATTSTREAMD, ['-c', conf], { ready, name: 'wattstreamd' });
+  const d = await start(bin, ['-c', conf], { ready, name: 'wattstreamd' });
   d.conf = conf;
   d.ctl = await lineClient(path.join(dir, 'control.sock'));
   return d;
