@@ -806,14 +806,17 @@ void ps_publish_offer(struct pay_station *ps)
 }
 
 /* Builds and signs an offer for terms into o/sig; the nonce grows with
- * every new offer (time, or one more). */
+ * every new offer: the wall clock in milliseconds, or one more than the
+ * last.  Milliseconds, not seconds: a restart within the second of the
+ * previous start would sign a nonce the registry already holds (and its
+ * publication would revert as stale). */
 static int make_offer(struct pay_station *ps, const struct pay_terms *terms,
 		      struct pay_offer *o, uint8_t sig[65])
 {
-	uint64_t now_s = (uint64_t)(ws_clock_wall_ms() / 1000);
+	uint64_t now_ms = (uint64_t)ws_clock_wall_ms(), now_s = now_ms / 1000;
 	uint64_t last = ps->pending && ps->want.offer.nonce > ps->cur.offer.nonce ?
 			ps->want.offer.nonce : ps->cur.offer.nonce;
-	uint64_t nonce = now_s > last ? now_s : last + 1;
+	uint64_t nonce = now_ms > last ? now_ms : last + 1;
 
 	memcpy(o->station, ps->station, 20);
 	memcpy(o->payee, ps->payee, 20);
