@@ -1,6 +1,7 @@
 /* keyfile.c: private keys on disk (see keyfile.h).  A write is: create a
  * temporary file 0600 with O_EXCL, write, fsync, rename, fsync the
- * directory.  Cost: a few syscalls and one fsync per write. */
+ * directory.  Installing over a key (rotation, import) keeps the old one
+ * under a retired name.  Cost: a few syscalls and one fsync per write. */
 #include "wattstream/keyfile.h"
 
 #include <errno.h>
@@ -130,23 +131,72 @@ int keyfile_load_or_create(const char *path, uint8_t seckey[32], uint8_t addr[20
 	return r;
 }
 
-int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20])
+/* Puts sk at path; a key already there is kept as path.retired-TIME[-N].
+ * Order: the new key is written (fsync'd) beside, the old one linked to
+ * its retired name, then the new one renamed over: at every instant path
+ * holds a whole key and no key is ever lost. */
+int keyfile_install(const char *path, const uint8_t sk[32], char *retired, size_t size)
 {
-	char retired[4096];
-	bool created;
+	char next[4096];
+	uint8_t old_sk[32], old_addr[20];
+	int r;
 
-	int r = keyfile_load(path, seckey, addr);
-	explicit_bzero(seckey, 32);
-	if (r != KEYFILE_OK && r != KEYFILE_E_MISSING)
-		return r;
-	if (r == KEYFILE_OK) {
-		if ((size_t)snprintf(retired, sizeof(retired), "%s.retired-%lld", path,
-				     (long long)time(NULL)) >= sizeof(retired))
-			return -ENAMETOOLONG;
-		if (rename(path, retired) < 0)
-			return -errno;
+	if (!retired || size == 0)
+		return -EINVAL;
+	retired[0] = '\0';
+	r = keyfile_load(path, old_sk, old_addr);
+	explicit_bzero(old_sk, sizeof(old_sk));
+	if (r == KEYFILE_E_MISSING) {
+		return keyfile_write(path, sk);
 	}
-	return keyfile_load_or_create(path, seckey, addr, &created);
+	if (r != KEYFILE_OK)
+		return r;	/* an unreadable key is never replaced blindly */
+	if ((size_t)snprintf(next, sizeof(next), "%s.next", path) >= sizeof(next))
+		return -ENAMETOOLONG;
+	unlink(next);	/* a leftover of an interrupted run */
+	if ((r = keyfile_write(next, sk)) != KEYFILE_OK)
+		return r;
+	long long now = (long long)time(NULL);
+	for (int i = 0;; i++) {
+		int n = i == 0 ? snprintf(retired, size, "%s.retired-%lld", path, now) :
+				 snprintf(retired, size, "%s.retired-%lld-%d", path, now, i);
+		if (n < 0 || (size_t)n >= size) {
+			unlink(next);
+			retired[0] = '\0';
+			return -ENAMETOOLONG;
+		}
+		if (link(path, retired) == 0)
+			break;
+		if (errno != EEXIST || i >= 1000) {
+			r = -errno;
+			unlink(next);
+			retired[0] = '\0';
+			return r;
+		}
+	}
+	if (rename(next, path) < 0) {
+		r = -errno;
+		unlink(next);
+		unlink(retired);	/* path still holds the old key */
+		retired[0] = '\0';
+		return r;
+	}
+	fsync_dir_of(path);
+	return KEYFILE_OK;
+}
+
+int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20], char *retired,
+		   size_t size)
+{
+	int r = ws_ecsig_keygen(seckey);
+	if (r != 0)
+		return r < 0 ? r : KEYFILE_E_INVALID;
+	r = keyfile_install(path, seckey, retired, size);
+	if (r == KEYFILE_OK)
+		r = address_of(seckey, addr);
+	if (r != KEYFILE_OK)
+		explicit_bzero(seckey, 32);
+	return r;
 }
 
 const char *keyfile_strerror(int r)

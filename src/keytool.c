@@ -73,22 +73,6 @@ static void give_to_dir_owner(const char *path)
 			strerror(errno));
 }
 
-static int fsync_dir(const char *path)
-{
-	char dir[PATH_MAX + 16];
-	const char *slash = strrchr(path, '/');
-
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	FILE *f = fopen(dir, "r");
-	if (!f)
-		return -errno;
-	int r = fsync(fileno(f)) == 0 ? 0 : -errno;
-	fclose(f);
-	return r;
-}
-
 static void print_key(const char *role, const uint8_t addr[20], const char *where)
 {
 	char a[WS_ADDRESS_STR_SIZE];
@@ -186,65 +170,14 @@ static int cmd_generate(const struct keys *k)
 	return bad;
 }
 
-/* Puts sk at path; a key already there is kept as path.retired-TIME[-N].
- * Order: the new key is written (fsync'd) beside, the old one linked to
- * its retired name, then the new one renamed over: at every instant path
- * holds a whole key and no key is ever lost. */
-static int install(const char *path, const uint8_t sk[32], char retired[PATH_MAX + 64])
-{
-	char next[PATH_MAX + 16];
-	uint8_t old_sk[32], old_addr[20];
-	int r;
-
-	retired[0] = '\0';
-	r = keyfile_load(path, old_sk, old_addr);
-	explicit_bzero(old_sk, sizeof(old_sk));
-	if (r == KEYFILE_E_MISSING) {
-		r = keyfile_write(path, sk);
-		if (r == KEYFILE_OK)
-			give_to_dir_owner(path);
-		return r;
-	}
-	if (r != KEYFILE_OK)
-		return r;	/* an unreadable key is never replaced blindly */
-	if ((size_t)snprintf(next, sizeof(next), "%s.next", path) >= sizeof(next))
-		return -ENAMETOOLONG;
-	unlink(next);	/* a leftover of an interrupted run */
-	if ((r = keyfile_write(next, sk)) != KEYFILE_OK)
-		return r;
-	give_to_dir_owner(next);
-	long long now = (long long)time(NULL);
-	for (int i = 0;; i++) {
-		if (i == 0)
-			snprintf(retired, PATH_MAX + 64, "%s.retired-%lld", path, now);
-		else
-			snprintf(retired, PATH_MAX + 64, "%s.retired-%lld-%d", path, now, i);
-		if (link(path, retired) == 0)
-			break;
-		if (errno != EEXIST || i >= 1000) {
-			r = -errno;
-			unlink(next);
-			retired[0] = '\0';
-			return r;
-		}
-	}
-	if (rename(next, path) < 0) {
-		r = -errno;
-		unlink(next);
-		unlink(retired);	/* path still holds the old key */
-		retired[0] = '\0';
-		return r;
-	}
-	fsync_dir(path);
-	return KEYFILE_OK;
-}
-
 static int install_and_report(const char *path, const char *role, const uint8_t sk[32])
 {
 	char retired[PATH_MAX + 64], a[WS_ADDRESS_STR_SIZE];
 	uint8_t pub[64], addr[20];
 
-	int r = install(path, sk, retired);
+	int r = keyfile_install(path, sk, retired, sizeof(retired));
+	if (r == KEYFILE_OK)
+		give_to_dir_owner(path);
 	if (r != KEYFILE_OK) {
 		fprintf(stderr, PROG ": %s key %s: %s (nothing changed)\n", role, path,
 			keyfile_strerror(r));

@@ -1,5 +1,6 @@
 /* test-keyfile.c: key files: create, load, refuse loose modes and bad
  * contents, never overwrite, rotate. */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,13 +68,34 @@ int main(void)
 	CHECK_INT(symlink(path, link_path), 0);
 	CHECK(keyfile_load(link_path, sk, addr) != KEYFILE_OK);
 
-	/* rotation keeps the old key aside and makes a new one */
+	/* rotation keeps the old key aside and makes a new one; two in the
+	 * same second keep both old keys (a -N suffix), never overwrite one */
+	char retired1[400], retired2[400], retired3[400];
 	CHECK_INT(keyfile_load(path, sk, addr), KEYFILE_OK);
-	CHECK_INT(keyfile_rotate(path, sk2, addr2), KEYFILE_OK);
+	CHECK_INT(keyfile_rotate(path, sk2, addr2, retired1, sizeof(retired1)), KEYFILE_OK);
 	CHECK(memcmp(addr, addr2, 20) != 0);
+	CHECK(strstr(retired1, ".retired-") != NULL);
 	uint8_t sk3[32], addr3[20];
 	CHECK_INT(keyfile_load(path, sk3, addr3), KEYFILE_OK);
 	CHECK_MEM(addr3, addr2, 20);
+	CHECK_INT(keyfile_load(retired1, sk3, addr3), KEYFILE_OK);	/* 0600, whole */
+	CHECK_MEM(addr3, addr, 20);
+	CHECK_INT(keyfile_rotate(path, sk3, addr3, retired2, sizeof(retired2)), KEYFILE_OK);
+	CHECK(strcmp(retired1, retired2) != 0);
+	uint8_t sk4[32], addr4[20];
+	CHECK_INT(keyfile_load(retired2, sk4, addr4), KEYFILE_OK);
+	CHECK_MEM(addr4, addr2, 20);
+	CHECK_INT(keyfile_load(retired1, sk4, addr4), KEYFILE_OK);
+	CHECK_MEM(addr4, addr, 20);
+	/* install over nothing retires nothing; a name that does not fit
+	 * changes nothing */
+	char fresh[300];
+	snprintf(fresh, sizeof(fresh), "%s/fresh.key", dir);
+	CHECK_INT(keyfile_install(fresh, sk4, retired3, sizeof(retired3)), KEYFILE_OK);
+	CHECK_STR(retired3, "");
+	CHECK(keyfile_install(fresh, sk2, retired3, 8) == -ENAMETOOLONG);
+	CHECK_INT(keyfile_load(fresh, sk3, addr3), KEYFILE_OK);
+	CHECK_MEM(addr3, addr, 20);
 	CHECK_STR(keyfile_strerror(KEYFILE_E_MODE), "key file is readable by group or others (chmod 600, and rotate the key if it may have leaked)");
 
 	char cmd[300];
@@ -82,7 +104,7 @@ int main(void)
 	int n = 0;
 	CHECK(fscanf(p, "%d", &n) == 1);
 	pclose(p);
-	CHECK_INT(n, 1);
+	CHECK_INT(n, 2);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_done();

@@ -10,6 +10,7 @@
 #define WATTSTREAM_KEYFILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum keyfile_result {
@@ -38,11 +39,21 @@ int keyfile_write(const char *path, const uint8_t seckey[32])
 int keyfile_load_or_create(const char *path, uint8_t seckey[32], uint8_t addr[20],
 			   bool *created) __attribute__((warn_unused_result));
 
-/* Rotation: renames the key at path to path.retired-<unix seconds> (kept,
- * mode 0600, so vouchers signed for the old key's offers can still be
- * checked) and writes a new one.  Returns as keyfile_load. */
-int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20])
+/* Puts seckey at path; a key already there is kept as
+ * path.retired-<unix seconds>[-N] (N when several retire in one second;
+ * mode 0600, so claims on channels opened to it and vouchers for its
+ * offers can still be made and checked), its name in retired ("" if there
+ * was none).  Order: the new key is written (fsync'd) beside, the old one
+ * linked to its retired name, then the new one renamed over: at every
+ * instant path holds a whole key and no key is ever lost.  An unreadable
+ * key at path is never replaced.  Returns as keyfile_load. */
+int keyfile_install(const char *path, const uint8_t seckey[32], char *retired, size_t size)
 	__attribute__((warn_unused_result));
+
+/* Rotation: a new random key installed at path (keyfile_install), into
+ * seckey and addr.  Returns as keyfile_load. */
+int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20], char *retired,
+		   size_t size) __attribute__((warn_unused_result));
 
 const char *keyfile_strerror(int r);
 
