@@ -339,6 +339,11 @@ static bool cp_start_session(void *user, unsigned id, const char *id_tag)
 {
 	struct ws_daemon *d = user;
 	struct daemon_connector *dc = &d->conn[id - 1];
+	if (!ocpp_cp_may_start(d->ocpp, id, id_tag)) {
+		ws_notice("connector %u: remote start for idTag %s: the connector is reserved for another idTag",
+			  id, id_tag);
+		return false;
+	}
 	if (dc->c.ev_plugged == 0)
 		return wait_begin(d, dc, id_tag) == 0;
 	return session_begin(d, dc, id_tag) == 0;

@@ -148,11 +148,13 @@ struct remote_start {
 };
 
 /* need_ev: the EV must be plugged in already (no connector named, or no
- * ConnectionTimeOut to wait for it). */
-static bool can_start(struct ocpp_cp *cp, unsigned id, bool need_ev)
+ * ConnectionTimeOut to wait for it).  A connector reserved for another
+ * idTag than id_tag is not free for it. */
+static bool can_start(struct ocpp_cp *cp, unsigned id, bool need_ev, const char *id_tag)
 {
 	struct ocpp_cp_connector_info in = { .ev_plugged = -1 };
-	if (!ocpp_cp_connector_operative(cp, id) || cp->conn[id].local_tx)
+	if (!ocpp_cp_connector_operative(cp, id) || cp->conn[id].local_tx ||
+	    cp_reserve_admits(cp, id, id_tag) < 0)
 		return false;
 	cp->ops->connector_info(cp->user, id, &in);
 	return !in.faulted_meter && !in.faulted_contactor && !in.session &&
@@ -182,11 +184,11 @@ void cp_handle_remote_start(struct ocpp_cp *cp, const char *id, void *req)
 	if (r->has_connector_id) {
 		if (r->connector_id >= 1 && (unsigned)r->connector_id <= cp->n &&
 		    can_start(cp, (unsigned)r->connector_id,
-			      ocpp_config_int(cp->keys, "ConnectionTimeOut") == 0))
+			      ocpp_config_int(cp->keys, "ConnectionTimeOut") == 0, r->id_tag))
 			conn = (unsigned)r->connector_id;
 	} else {
 		for (unsigned i = 1; i <= cp->n && !conn; i++)
-			if (can_start(cp, i, true))
+			if (can_start(cp, i, true, r->id_tag))
 				conn = i;
 	}
 	struct remote_start *rs = conn ? calloc(1, sizeof(*rs)) : NULL;

@@ -69,6 +69,8 @@ describe('reservations', () => {
       assert.equal(csms.received('StartTransaction', { since: m }).length, 0, `${tag} started on a reserved connector`);
       assert.equal((await status()).contactor, 'open');
     }
+    // nor from the Central System for a stranger
+    assert.equal((await csms.call(ID, 'RemoteStartTransaction', { connectorId: 1, idTag: 'STRANGER' })).status, 'Rejected');
     // the reserved idTag
     m = csms.mark();
     assert.equal((await d.ctl.cmd('start 1 R-3')).ok, true);
