@@ -4,10 +4,12 @@
  * under a retired name.  Cost: a few syscalls and one fsync per write. */
 #include "wattstream/keyfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -197,6 +199,60 @@ int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20], char 
 	if (r != KEYFILE_OK)
 		explicit_bzero(seckey, 32);
 	return r;
+}
+
+static int by_version(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+int keyfile_for_each_retired(const char *path, keyfile_retired_fn fn, void *user)
+{
+	char dir[4096], full[8192], prefix[512];
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	const char *slash = strrchr(path, '/');
+	if ((size_t)snprintf(prefix, sizeof(prefix), "%s.retired-", slash ? slash + 1 : path) >=
+	    sizeof(prefix))
+		return -ENAMETOOLONG;
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		/* NAME.retired-<seconds>[-N]; not NAME.retired-x.tmp and the like */
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    strchr(de->d_name + strlen(prefix), '.'))
+			continue;
+		if (n == cap) {
+			char **more = realloc(names, (cap = cap ? 2 * cap : 8) * sizeof(*names));
+			if (!more) {
+				r = -ENOMEM;
+				break;
+			}
+			names = more;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	/* oldest first: seconds, then -1, -2, ... -10 in number order */
+	if (r == 0 && n)
+		qsort(names, n, sizeof(*names), by_version);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0 && (size_t)snprintf(full, sizeof(full), "%s/%s", dir, names[i]) < sizeof(full))
+			fn(user, full);
+		free(names[i]);
+	}
+	free(names);
+	return r < 0 ? r : (int)n;
 }
 
 const char *keyfile_strerror(int r)

@@ -7,7 +7,6 @@
  * finds it at its next start.  show prints addresses, never secrets.  Run
  * it as the service user (as root, new files are given to the owner of
  * their directory).  Cost: a few syscalls and one fsync per file written. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -80,34 +79,24 @@ static void print_key(const char *role, const uint8_t addr[20], const char *wher
 	printf("%s %s %s\n", role, a, where);
 }
 
+static void show_one_retired(void *role, const char *file)
+{
+	uint8_t sk[32], addr[20];
+	int r = keyfile_load(file, sk, addr);
+
+	explicit_bzero(sk, sizeof(sk));
+	if (r == KEYFILE_OK)
+		print_key(role, addr, file);
+	else
+		fprintf(stderr, PROG ": %s: %s\n", file, keyfile_strerror(r));
+}
+
 /* The retired keys next to path, oldest first, as wattstreamd loads them. */
 static void show_retired(const char *path, const char *role)
 {
-	char dir[PATH_MAX + 16], prefix[NAME_MAX + 16], full[PATH_MAX + NAME_MAX + 32];
-	const char *slash = strrchr(path, '/');
-	struct dirent **list;
-	uint8_t sk[32], addr[20];
-
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	snprintf(prefix, sizeof(prefix), "%s.retired-", slash ? slash + 1 : path);
-	int n = scandir(dir, &list, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *nm = list[i]->d_name;
-		if (strncmp(nm, prefix, strlen(prefix)) == 0 && !strchr(nm + strlen(prefix), '.') &&
-		    (size_t)snprintf(full, sizeof(full), "%s/%s", dir, nm) < sizeof(full)) {
-			int r = keyfile_load(full, sk, addr);
-			explicit_bzero(sk, sizeof(sk));
-			if (r == KEYFILE_OK)
-				print_key(role, addr, full);
-			else
-				fprintf(stderr, PROG ": %s: %s\n", full, keyfile_strerror(r));
-		}
-		free(list[i]);
-	}
-	if (n >= 0)
-		free(list);
+	int r = keyfile_for_each_retired(path, show_one_retired, (void *)role);
+	if (r < 0)
+		fprintf(stderr, PROG ": retired keys next to %s: %s\n", path, strerror(-r));
 }
 
 static int cmd_show(const struct keys *k)

@@ -14,9 +14,7 @@
  * off, so one bad channel costs one failed batch and never blocks the
  * others.  Cost per round: one eth_call per unclaimed channel (at most
  * WATCH_MAX), one transaction per claim_batch_max channels due. */
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,56 +425,43 @@ int ps_settle_load_key(const char *path, uint8_t sk[32], uint8_t addr[20], const
 	return 0;
 }
 
-/* Keys retired by wattstream-keys next to path: "NAME.retired-*", oldest
- * first.  Loads at most max into out; returns how many.  A retired file
- * that cannot be read is logged and skipped. */
+struct retired_load {
+	struct payee_key *out;
+	int n, max;
+	const char *what;
+};
+
+static void load_one_retired(void *user, const char *file)
+{
+	struct retired_load *l = user;
+	char a[WS_ADDRESS_STR_SIZE];
+
+	if (l->n >= l->max) {
+		ws_warn("payment: more than %d retired %s keys: '%s' is not used", l->max, l->what,
+			file);
+		return;
+	}
+	int r = keyfile_load(file, l->out[l->n].sk, l->out[l->n].addr);
+	if (r != KEYFILE_OK) {
+		ws_err("payment: retired %s key '%s': %s", l->what, file, keyfile_strerror(r));
+		return;
+	}
+	ws_address_format(l->out[l->n].addr, a);
+	ws_notice("payment: retired %s key %s%s", l->what, a,
+		  strcmp(l->what, "payee") == 0 ? " (claims the channels opened to it)" :
+		  " (receipts it signed are this station's)");
+	l->n++;
+}
+
+/* Keys retired by wattstream-keys next to path, oldest first.  Loads at
+ * most max into out; returns how many.  A retired file that cannot be read
+ * is logged and skipped. */
 int ps_settle_load_retired(const char *path, struct payee_key *out, int max, const char *what)
 {
-	char dir[PATH_MAX], base[NAME_MAX + 1], prefix[NAME_MAX + 16], full[PATH_MAX + NAME_MAX + 2];
-	char names[RETIRED_MAX * 2][NAME_MAX + 1];
-	const char *slash = strrchr(path, '/');
-	int n = 0, found = 0;
-
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if (slash && slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : path);
-	snprintf(prefix, sizeof(prefix), "%s.retired-", base);
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && found < RETIRED_MAX * 2)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
-		    !strstr(de->d_name + strlen(prefix), "."))
-			snprintf(names[found++], sizeof(names[0]), "%s", de->d_name);
-	closedir(d);
-	/* oldest first: the names carry unix seconds (and -N) */
-	for (int i = 1; i < found; i++)
-		for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-			char t[NAME_MAX + 1];
-			memcpy(t, names[j], sizeof(t));
-			memcpy(names[j], names[j - 1], sizeof(t));
-			memcpy(names[j - 1], t, sizeof(t));
-		}
-	for (int i = 0; i < found; i++) {
-		char a[WS_ADDRESS_STR_SIZE];
-		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, names[i]) >= sizeof(full))
-			continue;
-		if (n >= max) {
-			ws_warn("payment: more than %d retired %s keys: '%s' is not used", max, what, full);
-			continue;
-		}
-		int r = keyfile_load(full, out[n].sk, out[n].addr);
-		if (r != KEYFILE_OK) {
-			ws_err("payment: retired %s key '%s': %s", what, full, keyfile_strerror(r));
-			continue;
-		}
-		ws_address_format(out[n].addr, a);
-		ws_notice("payment: retired %s key %s%s", what, a,
-			  strcmp(what, "payee") == 0 ? " (claims the channels opened to it)" :
-			  " (receipts it signed are this station's)");
-		n++;
-	}
-	return n;
+	struct retired_load l = { .out = out, .max = max, .what = what };
+	int r = keyfile_for_each_retired(path, load_one_retired, &l);
+	if (r < 0)
+		ws_err("payment: cannot list the retired %s keys next to %s: %s", what, path,
+		       strerror(-r));
+	return l.n;
 }

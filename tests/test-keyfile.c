@@ -8,6 +8,19 @@
 #include "check.h"
 #include "wattstream/keyfile.h"
 
+struct listed {
+	int n;
+	char files[4][400];
+};
+
+static void on_retired(void *user, const char *file)
+{
+	struct listed *l = user;
+	if (l->n < 4)
+		snprintf(l->files[l->n], sizeof(l->files[0]), "%s", file);
+	l->n++;
+}
+
 static void put(const char *path, const char *text, mode_t mode)
 {
 	unlink(path);
@@ -105,6 +118,28 @@ int main(void)
 	CHECK(fscanf(p, "%d", &n) == 1);
 	pclose(p);
 	CHECK_INT(n, 2);
+
+	/* listed oldest first, in number order (-2 before -10); other names
+	 * next to them are not retired keys */
+	struct listed l = { 0 };
+	CHECK_INT(keyfile_for_each_retired(path, on_retired, &l), 2);
+	CHECK_STR(l.files[0], retired1);
+	CHECK_STR(l.files[1], retired2);
+	char odd[400];
+	const char *names[] = { "w.key.retired-5-10", "w.key.retired-5", "w.key.retired-5-2",
+				"w.key.retired-5.tmp", "w.key.next", "w.keyX.retired-1" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(odd, sizeof(odd), "%s/%s", dir, names[i]);
+		put(odd, "x", 0600);
+	}
+	snprintf(odd, sizeof(odd), "%s/w.key", dir);
+	memset(&l, 0, sizeof(l));
+	CHECK_INT(keyfile_for_each_retired(odd, on_retired, &l), 3);
+	CHECK(strstr(l.files[0], "/w.key.retired-5") && !strstr(l.files[0], "-5-"));
+	CHECK(strstr(l.files[1], "/w.key.retired-5-2") != NULL);
+	CHECK(strstr(l.files[2], "/w.key.retired-5-10") != NULL);
+	snprintf(odd, sizeof(odd), "%s/none/w.key", dir);
+	CHECK_INT(keyfile_for_each_retired(odd, on_retired, &l), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK_INT(system(cmd), 0);
 	return check_done();

@@ -55,6 +55,12 @@ int keyfile_install(const char *path, const uint8_t seckey[32], char *retired, s
 int keyfile_rotate(const char *path, uint8_t seckey[32], uint8_t addr[20], char *retired,
 		   size_t size) __attribute__((warn_unused_result));
 
+/* Calls fn with the path of every key retired next to path (the
+ * path.retired-<seconds>[-N] files keyfile_install leaves), oldest first.
+ * Returns how many, or -errno (no call made). */
+typedef void (*keyfile_retired_fn)(void *user, const char *file);
+int keyfile_for_each_retired(const char *path, keyfile_retired_fn fn, void *user);
+
 const char *keyfile_strerror(int r);
 
 #endif
