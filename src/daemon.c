@@ -339,11 +339,6 @@ static bool cp_start_session(void *user, unsigned id, const char *id_tag)
 {
 	struct ws_daemon *d = user;
 	struct daemon_connector *dc = &d->conn[id - 1];
-	if (!ocpp_cp_may_start(d->ocpp, id, id_tag)) {
-		ws_notice("connector %u: remote start for idTag %s: the connector is reserved for another idTag",
-			  id, id_tag);
-		return false;
-	}
 	if (dc->c.ev_plugged == 0)
 		return wait_begin(d, dc, id_tag) == 0;
 	return session_begin(d, dc, id_tag) == 0;
@@ -429,10 +424,20 @@ static double energy_now(const struct ws_connector *c)
 }
 
 /* Closes the contactor and, with OCPP on, starts the transaction. */
+/* A reservation (ReserveNow) for another idTag holds the connector: the
+ * contactor stays open and no wait for the EV begins. */
+static bool reserved_for_other(struct ws_daemon *d, struct daemon_connector *dc, const char *tag)
+{
+	if (!d->ocpp || ocpp_cp_may_start(d->ocpp, dc->c.id, tag))
+		return false;
+	ws_notice("connector %u: idTag %s: the connector is reserved for another idTag", dc->c.id,
+		  tag);
+	return true;
+}
+
 static int session_begin(struct ws_daemon *d, struct daemon_connector *dc, const char *tag)
 {
-	/* a reservation for another idTag: the contactor stays open */
-	if (d->ocpp && !ocpp_cp_may_start(d->ocpp, dc->c.id, tag))
+	if (reserved_for_other(d, dc, tag))
 		return -EACCES;
 	int r = connector_fsm(&dc->c, CEV_CLOSE_REQUEST, tag, ws_clock_mono_us());
 	if (r != CONNECTOR_OK)
@@ -453,6 +458,8 @@ static int wait_begin(struct ws_daemon *d, struct daemon_connector *dc, const ch
 {
 	int64_t s = d->ocpp ? ocpp_cp_key_int(d->ocpp, "ConnectionTimeOut") : 0;
 
+	if (reserved_for_other(d, dc, tag))
+		return -EACCES;
 	if (s <= 0) {
 		ws_notice("connector %u: idTag %s: no EV plugged in (ConnectionTimeOut 0: no waiting)",
 			  dc->c.id, tag);
@@ -517,11 +524,6 @@ static void on_authorized(void *user, unsigned id, bool accepted, const char *st
 	dc->auth_tag[0] = '\0';
 	if (!accepted) {
 		ws_notice("connector %u: idTag %s not authorized (%s)", id, tag, status);
-		return;
-	}
-	if (d->ocpp && !ocpp_cp_may_start(d->ocpp, id, tag)) {
-		ws_notice("connector %u: idTag %s authorized (%s) but the connector is reserved for another idTag",
-			  id, tag, status);
 		return;
 	}
 	if (dc->c.ev_plugged == 0) {
